@@ -1,0 +1,52 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run serve db migrate test lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+db: install
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py ensure_database
+
+migrate: db
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py migrate --no-input
+
+# Local development server with debug on.
+run: migrate
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production-style server (debug off; needs DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS).
+serve: install
+	$(PY) manage.py ensure_database
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input
+	$(BIN)/gunicorn issuetracker.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3}
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

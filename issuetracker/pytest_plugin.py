@@ -1,0 +1,7 @@
+"""Loaded by pytest before Django's settings (see pytest.ini): the settings refuse to load
+without a secret key when debug is off, and tests run with debug off."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")

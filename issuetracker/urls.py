@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.defaults import page_not_found, server_error
+from django.views.generic import RedirectView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/ui/issues/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema")),
+    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="openapi-schema")),
+    path("", include("tracker.api.urls")),
+]
+
+
+def _is_page(request) -> bool:
+    return request.path.startswith(
+        ("/ui/", "/admin/", "/accounts/")
+    ) or "text/html" in request.headers.get("Accept", "")
+
+
+def handler404(request, exception=None):
+    if _is_page(request):
+        return page_not_found(request, exception)
+    return JsonResponse({"detail": "Not found", "code": "not_found"}, status=404)
+
+
+def handler500(request):
+    if _is_page(request):
+        return server_error(request)
+    return JsonResponse({"detail": "Internal server error", "code": "server_error"}, status=500)

@@ -1,0 +1,239 @@
+"""The admin: users (with passwords and staff rights), labels, and a read-mostly view of
+issues whose edits go through the services, so they bump the version and write events."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+
+from . import services
+from .errors import DomainError
+from .models import Comment, Issue, IssueEvent, Label, User
+
+ADMIN = IssueEvent.Source.ADMIN
+
+
+class _BlankUsernameIsNone:
+    """An empty username means "cannot log in"; store NULL so many such users can exist."""
+
+    def clean_username(self):
+        return self.cleaned_data.get("username") or None
+
+
+class UserCreationForm(_BlankUsernameIsNone, auth_forms.AdminUserCreationForm):
+    class Meta(auth_forms.AdminUserCreationForm.Meta):
+        model = User
+        fields = ("name", "username")
+
+
+class UserChangeForm(_BlankUsernameIsNone, auth_forms.UserChangeForm):
+    class Meta(auth_forms.UserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    list_display = ("id", "name", "username", "is_staff", "is_active", "open_issues")
+    list_filter = ("is_staff", "is_superuser", "is_active")
+    search_fields = ("name", "username")
+    ordering = ("id",)
+    fieldsets = (
+        (None, {"fields": ("name", "username", "password")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("name", "username", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_count=Count(
+                    "assigned_issues", filter=~Q(assigned_issues__status=Issue.Status.CLOSED)
+                )
+            )
+        )
+
+    @admin.display(description="Open issues", ordering="open_count")
+    def open_issues(self, user):
+        return user.open_count
+
+
+class LabelForm(forms.ModelForm):
+    class Meta:
+        model = Label
+        fields = ("name", "color", "description")
+        widgets = {"color": forms.TextInput(attrs={"type": "color"})}
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    form = LabelForm
+    list_display = ("name", "color", "description", "issue_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(issue_count=Count("issues"))
+
+    @admin.display(description="Issues", ordering="issue_count")
+    def issue_count(self, label):
+        return label.issue_count
+
+    def save_model(self, request, obj, form, change):
+        services.label_save(
+            label=obj,
+            name=form.cleaned_data["name"],
+            color=form.cleaned_data["color"],
+            description=form.cleaned_data["description"],
+        )
+
+    def delete_model(self, request, obj):
+        services.label_delete(label_id=obj.pk, actor=request.user, source=ADMIN)
+
+    def delete_queryset(self, request, queryset):
+        for label_id in queryset.values_list("pk", flat=True):
+            services.label_delete(label_id=label_id, actor=request.user, source=ADMIN)
+
+
+class IssueAdminForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Issue
+        fields = ("title", "description", "status", "assignee")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+
+
+class CommentInline(admin.TabularInline):
+    model = Comment
+    fields = ("created_at", "author", "body")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EventInline(admin.TabularInline):
+    model = IssueEvent
+    fields = ("created_at", "event", "actor", "source", "details")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Timeline"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Issue)
+class IssueAdmin(admin.ModelAdmin):
+    form = IssueAdminForm
+    list_display = ("id", "title", "status", "assignee", "version", "created_at", "resolved_at")
+    list_filter = ("status",)
+    search_fields = ("title",)
+    list_select_related = ("assignee",)
+    autocomplete_fields = ("assignee",)
+    readonly_fields = ("version", "created_at", "updated_at", "resolved_at", "label_names")
+    inlines = [CommentInline, EventInline]
+    actions = ["close_issues", "reopen_issues"]
+    show_full_result_count = False
+
+    @admin.display(description="Labels")
+    def label_names(self, issue):
+        return ", ".join(label.name for label in issue.labels.all()) or "—"
+
+    def has_delete_permission(self, request, obj=None):
+        # An issue's history is part of the record; close issues instead of deleting them.
+        return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, f"Nothing was saved: {exc.message}.", messages.ERROR)
+        except ValidationError as exc:
+            self.message_user(
+                request, f"Nothing was saved: {' '.join(exc.messages)}", messages.ERROR
+            )
+        return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        assignee = data.get("assignee")
+        if not change:
+            created = services.issue_create(
+                title=data["title"],
+                description=data.get("description", ""),
+                status=data["status"],
+                assignee_id=assignee.pk if assignee else None,
+                actor=request.user,
+                source=ADMIN,
+            )
+            obj.pk = created.pk
+            return
+        fields = {
+            "title": "title",
+            "description": "description",
+            "status": "status",
+            "assignee": "assignee_id",
+        }
+        changes = {fields[name]: data[name] for name in form.changed_data if name in fields}
+        if "assignee_id" in changes:
+            changes["assignee_id"] = assignee.pk if assignee else None
+        services.issue_update(
+            issue_id=obj.pk,
+            version=data.get("version") or obj.version,
+            actor=request.user,
+            source=ADMIN,
+            **changes,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        # Comments and events are read-only here; nothing related to save.
+        pass
+
+    def _bulk(self, request, queryset, status: str) -> None:
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        try:
+            services.issues_bulk_set_status(
+                issue_ids=ids, status=status, actor=request.user, source=ADMIN
+            )
+        except (DomainError, ValidationError) as exc:
+            message = exc.message if isinstance(exc, DomainError) else " ".join(exc.messages)
+            self.message_user(request, f"Nothing changed: {message}.", messages.ERROR)
+            return
+        self.message_user(request, f"{len(ids)} issue(s) set to {status}.", messages.SUCCESS)
+
+    @admin.action(description="Close selected issues")
+    def close_issues(self, request, queryset):
+        self._bulk(request, queryset, Issue.Status.CLOSED)
+
+    @admin.action(description="Reopen selected issues")
+    def reopen_issues(self, request, queryset):
+        self._bulk(request, queryset, Issue.Status.OPEN)

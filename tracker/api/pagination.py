@@ -1,0 +1,76 @@
+"""Lists are JSON arrays, as in the original system; the way on is an RFC 8288 `Link`
+header (rel="next" / rel="prev") carrying an opaque cursor."""
+
+from __future__ import annotations
+
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from tracker.filters import ORDERING_CHOICES, clean_ordering
+from tracker.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, clean_per_page, keyset_page
+
+
+class KeysetLinkPagination(BasePagination):
+    orderable = True
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        order = clean_ordering(request.query_params.get("ordering")) if self.orderable else "id"
+        self.page = keyset_page(
+            queryset,
+            order=order,
+            cursor=request.query_params.get("cursor") or None,
+            per_page=clean_per_page(request.query_params.get("per_page")),
+        )
+        return self.page.items
+
+    def _link(self, cursor: str) -> str:
+        return replace_query_param(self.request.build_absolute_uri(), "cursor", cursor)
+
+    def get_paginated_response(self, data):
+        links = []
+        if self.page.next_cursor:
+            links.append(f'<{self._link(self.page.next_cursor)}>; rel="next"')
+        if self.page.prev_cursor:
+            links.append(f'<{self._link(self.page.prev_cursor)}>; rel="prev"')
+        first = remove_query_param(self.request.build_absolute_uri(), "cursor")
+        links.append(f'<{first}>; rel="first"')
+        return Response(data, headers={"Link": ", ".join(links)})
+
+    def get_paginated_response_schema(self, schema):
+        return schema
+
+    def get_schema_operation_parameters(self, view):
+        params = [
+            {
+                "name": "per_page",
+                "in": "query",
+                "required": False,
+                "description": f"Items per page (default {DEFAULT_PER_PAGE}, "
+                f"at most {MAX_PER_PAGE}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "Opaque position, taken from the Link header of the previous page.",
+                "schema": {"type": "string"},
+            },
+        ]
+        if self.orderable:
+            params.append(
+                {
+                    "name": "ordering",
+                    "in": "query",
+                    "required": False,
+                    "description": "Sort order (default `id`; `-` for descending).",
+                    "schema": {"type": "string", "enum": [name for name, _ in ORDERING_CHOICES]},
+                }
+            )
+        return params
+
+
+class UserPagination(KeysetLinkPagination):
+    orderable = False

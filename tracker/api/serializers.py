@@ -1,0 +1,177 @@
+"""Input serializers check shape only (types, required fields); the services check the
+rules, so blank titles or unknown statuses get the same message here, on the pages and in
+the CSV import. Output serializers render the seed's JSON shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tracker.models import Comment, Issue, IssueEvent, User
+
+
+@extend_schema_field({"type": "string", "enum": Issue.Status.values})
+class StatusField(serializers.CharField):
+    """A status name; which names are valid is the service's rule."""
+
+
+class StrictInput(serializers.Serializer):
+    """Refuses keys it does not know, so a typo (`titel`) is a 400 instead of a silent
+    no-op. Keys listed in `ignored_fields` (read-only fields of the resource's own
+    representation, which clients often send back) are dropped quietly."""
+
+    ignored_fields: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = set(data) - set(self.fields) - self.ignored_fields
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field '{name}'"] for name in sorted(unknown)},
+                    code="unknown_field",
+                )
+        return super().to_internal_value(data)
+
+
+ISSUE_READ_ONLY_FIELDS = frozenset(
+    {"id", "version", "created_at", "updated_at", "resolved_at", "labels", "comments"}
+)
+
+
+# --- Users.
+
+
+class UserInput(StrictInput):
+    ignored_fields = frozenset({"id"})
+    name = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class UserOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "name"]
+
+
+# --- Issues.
+
+
+class IssueCreateInput(StrictInput):
+    ignored_fields = ISSUE_READ_ONLY_FIELDS - {"labels"}
+    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    status = StatusField(required=False, default=Issue.Status.OPEN)
+    assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    labels = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+        help_text="Label names; missing labels are created.",
+    )
+
+
+class IssueUpdateInput(StrictInput):
+    ignored_fields = ISSUE_READ_ONLY_FIELDS - {"version"}
+    version = serializers.IntegerField(
+        min_value=1, help_text="The version you read; a stale one is a 409."
+    )
+    title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    status = StatusField(required=False)
+    assignee_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class LabelNamesField(serializers.ListField):
+    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class IssueOutput(serializers.ModelSerializer):
+    labels = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+
+    class Meta:
+        model = Issue
+        fields = [
+            "id",
+            "title",
+            "description",
+            "status",
+            "version",
+            "assignee_id",
+            "labels",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+        ]
+
+
+class CommentOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Comment
+        fields = ["id", "body", "issue_id", "author_id", "created_at"]
+
+
+class IssueDetailOutput(IssueOutput):
+    comments = CommentOutput(many=True, read_only=True)
+
+    class Meta(IssueOutput.Meta):
+        fields = [*IssueOutput.Meta.fields, "comments"]
+
+
+# --- Labels, comments, bulk changes.
+
+
+class IssueLabelsInput(StrictInput):
+    labels = LabelNamesField(help_text="The complete new set of label names.")
+    version = serializers.IntegerField(
+        min_value=1, required=False, help_text="Optional; when given, a stale one is a 409."
+    )
+
+
+class IssueLabelsOutput(serializers.Serializer):
+    issue_id = serializers.IntegerField()
+    labels = serializers.ListField(child=serializers.CharField())
+    version = serializers.IntegerField()
+
+
+class CommentInput(StrictInput):
+    body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    author_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Required unless the request is authenticated (then it defaults to you).",
+    )
+
+
+class BulkStatusInput(StrictInput):
+    issue_ids = serializers.ListField(child=serializers.IntegerField())
+    status = StatusField()
+
+
+class BulkStatusOutput(serializers.Serializer):
+    updated_issues = serializers.ListField(child=serializers.IntegerField())
+    new_status = StatusField()
+
+
+# --- Timeline.
+
+
+class TimelineEventOutput(serializers.ModelSerializer):
+    timestamp = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = IssueEvent
+        fields = ["event", "timestamp", "actor_id", "source", "details"]
+
+
+class TimelineOutput(serializers.Serializer):
+    issue_id = serializers.IntegerField()
+    timeline = TimelineEventOutput(many=True)
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )

@@ -1,0 +1,25 @@
+"""The REST API at the original system's paths, each with and without a trailing slash
+(no redirects: a redirected POST loses its body)."""
+
+from django.urls import path
+
+from . import views
+
+
+def both(route: str, view, name: str) -> list:
+    return [path(route, view, name=name), path(f"{route}/", view)]
+
+
+urlpatterns = [
+    *both("users", views.UserListCreateView.as_view(), "api-users"),
+    *both("issues", views.IssueListCreateView.as_view(), "api-issues"),
+    *both("issues/bulk-status", views.IssuesBulkStatusView.as_view(), "api-issues-bulk-status"),
+    *both("issues/<int:issue_id>", views.IssueDetailView.as_view(), "api-issue"),
+    *both("issues/<int:issue_id>/labels", views.IssueLabelsView.as_view(), "api-issue-labels"),
+    *both(
+        "issues/<int:issue_id>/comments", views.IssueCommentsView.as_view(), "api-issue-comments"
+    ),
+    *both(
+        "issues/<int:issue_id>/timeline", views.IssueTimelineView.as_view(), "api-issue-timeline"
+    ),
+]

@@ -1,0 +1,228 @@
+"""REST endpoints: parse input with a serializer, call one service or selector, render.
+Errors are raised, never built here (see exceptions.py)."""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from tracker import selectors, services
+from tracker.filters import IssueFilter
+from tracker.models import IssueEvent, User
+
+from . import serializers as s
+from .pagination import KeysetLinkPagination, UserPagination
+
+SOURCE = IssueEvent.Source.API
+
+
+def actor_of(request) -> User | None:
+    return request.user if request.user.is_authenticated else None
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: "Invalid input: `detail`, `code` and `errors` by field.",
+        401: "Authentication needed (TRACKER_REQUIRE_AUTH is on).",
+        403: "Not allowed.",
+        404: "Not found.",
+        409: "Version conflict: the issue changed since you read it; nothing was written.",
+    }
+    return {code: OpenApiResponse(s.ErrorOutput, description=described[code]) for code in codes}
+
+
+class UserListCreateView(GenericAPIView):
+    pagination_class = UserPagination
+    serializer_class = s.UserOutput
+
+    def get_queryset(self):
+        return selectors.user_list()
+
+    @extend_schema(summary="List users", responses={200: s.UserOutput(many=True), **errors(400)})
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(s.UserOutput(page, many=True).data)
+
+    @extend_schema(
+        summary="Create a user",
+        request=s.UserInput,
+        responses={201: s.UserOutput, **errors(400, 401)},
+        examples=[OpenApiExample("Alice", value={"name": "Alice"}, request_only=True)],
+    )
+    def post(self, request):
+        data = _valid(s.UserInput, request)
+        user = services.user_create(name=data["name"])
+        return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class IssueListCreateView(GenericAPIView):
+    pagination_class = KeysetLinkPagination
+    serializer_class = s.IssueOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = IssueFilter
+
+    def get_queryset(self):
+        return selectors.issue_list()
+
+    @extend_schema(
+        summary="List issues",
+        description="A JSON array; the next and previous pages are in the `Link` header.",
+        responses={200: s.IssueOutput(many=True), **errors(400)},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.IssueOutput(page, many=True).data)
+
+    @extend_schema(
+        summary="Create an issue",
+        request=s.IssueCreateInput,
+        responses={201: s.IssueOutput, **errors(400, 401)},
+        examples=[
+            OpenApiExample(
+                "Login bug",
+                value={"title": "Login page bug", "assignee_id": 1},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = _valid(s.IssueCreateInput, request)
+        issue = services.issue_create(**data, actor=actor_of(request), source=SOURCE)
+        return Response(
+            s.IssueOutput(selectors.issue_detail(issue_id=issue.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class IssueDetailView(GenericAPIView):
+    serializer_class = s.IssueDetailOutput
+
+    @extend_schema(summary="Get an issue", responses={200: s.IssueDetailOutput, **errors(404)})
+    def get(self, request, issue_id: int):
+        return Response(s.IssueDetailOutput(selectors.issue_detail(issue_id=issue_id)).data)
+
+    @extend_schema(
+        summary="Update an issue (optimistic locking)",
+        description="Send the `version` you read. If the issue changed since, the answer is "
+        '409 `{"detail": "Version conflict"}` and nothing is written.',
+        request=s.IssueUpdateInput,
+        responses={200: s.IssueOutput, **errors(400, 401, 404, 409)},
+        examples=[
+            OpenApiExample("Close", value={"status": "closed", "version": 1}, request_only=True)
+        ],
+    )
+    def patch(self, request, issue_id: int):
+        data = _valid(s.IssueUpdateInput, request)
+        services.issue_update(issue_id=issue_id, actor=actor_of(request), source=SOURCE, **data)
+        return Response(s.IssueOutput(selectors.issue_detail(issue_id=issue_id)).data)
+
+
+class IssueLabelsView(GenericAPIView):
+    serializer_class = s.IssueLabelsOutput
+
+    @extend_schema(
+        summary="Replace an issue's labels",
+        description="Atomic: the new set replaces the old one entirely, missing labels are "
+        "created, names are trimmed and de-duplicated without regard to case.",
+        request=s.IssueLabelsInput,
+        responses={200: s.IssueLabelsOutput, **errors(400, 401, 404, 409)},
+        examples=[
+            OpenApiExample("Two labels", value={"labels": ["bug", "urgent"]}, request_only=True)
+        ],
+    )
+    def put(self, request, issue_id: int):
+        data = _valid(s.IssueLabelsInput, request)
+        issue, labels = services.issue_labels_replace(
+            issue_id=issue_id,
+            labels=data["labels"],
+            version=data.get("version"),
+            actor=actor_of(request),
+            source=SOURCE,
+        )
+        return Response(
+            {
+                "issue_id": issue.pk,
+                "labels": [label.name for label in labels],
+                "version": issue.version,
+            }
+        )
+
+
+class IssueCommentsView(GenericAPIView):
+    serializer_class = s.CommentOutput
+
+    @extend_schema(
+        summary="List an issue's comments",
+        responses={200: s.CommentOutput(many=True), **errors(404)},
+    )
+    def get(self, request, issue_id: int):
+        issue = selectors.issue_detail(issue_id=issue_id)
+        return Response(s.CommentOutput(issue.comments.all(), many=True).data)
+
+    @extend_schema(
+        summary="Add a comment",
+        request=s.CommentInput,
+        responses={201: s.CommentOutput, **errors(400, 401, 404)},
+        examples=[
+            OpenApiExample(
+                "Comment",
+                value={"body": "Bug reproduced and assigned", "author_id": 2},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, issue_id: int):
+        data = _valid(s.CommentInput, request)
+        actor = actor_of(request)
+        author_id = data.get("author_id")
+        if author_id is None and actor is not None:
+            author_id = actor.pk
+        comment = services.comment_add(
+            issue_id=issue_id, author_id=author_id, body=data["body"], actor=actor, source=SOURCE
+        )
+        return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+
+
+class IssueTimelineView(GenericAPIView):
+    serializer_class = s.TimelineOutput
+
+    @extend_schema(summary="An issue's timeline", responses={200: s.TimelineOutput, **errors(404)})
+    def get(self, request, issue_id: int):
+        events = selectors.issue_timeline(issue_id=issue_id)
+        return Response(
+            {"issue_id": issue_id, "timeline": s.TimelineEventOutput(events, many=True).data}
+        )
+
+
+class IssuesBulkStatusView(GenericAPIView):
+    serializer_class = s.BulkStatusOutput
+
+    @extend_schema(
+        summary="Change the status of many issues at once",
+        description="All or nothing: if any issue is missing or may not change, nothing does.",
+        request=s.BulkStatusInput,
+        responses={200: s.BulkStatusOutput, **errors(400, 401)},
+        examples=[
+            OpenApiExample(
+                "Close two", value={"issue_ids": [1, 2], "status": "closed"}, request_only=True
+            )
+        ],
+    )
+    def post(self, request):
+        data = _valid(s.BulkStatusInput, request)
+        ids = services.issues_bulk_set_status(
+            issue_ids=data["issue_ids"],
+            status=data["status"],
+            actor=actor_of(request),
+            source=IssueEvent.Source.BULK,
+        )
+        return Response({"updated_issues": ids, "new_status": data["status"]})
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,62 @@
+"""The issue list's filters, shared by `GET /issues` and the issue list page."""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Lower
+
+from .models import Issue, IssueLabel
+
+ORDERINGS = ("id", "created_at", "updated_at", "title", "status")
+ORDERING_CHOICES = [(name, name) for name in ORDERINGS] + [(f"-{n}", f"-{n}") for n in ORDERINGS]
+
+
+class IssueFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=Issue.Status.choices, help_text="One or more statuses (repeat the parameter)."
+    )
+    assignee_id = django_filters.CharFilter(
+        method="filter_assignee",
+        help_text="A user id, or `none` for unassigned issues.",
+    )
+    label = django_filters.CharFilter(
+        method="filter_label", help_text="A label name (case-insensitive)."
+    )
+    q = django_filters.CharFilter(
+        field_name="title", lookup_expr="icontains", help_text="Text in the title."
+    )
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Issue
+        fields = ["status", "assignee_id", "label", "q", "created_after", "created_before"]
+
+    def filter_assignee(self, queryset, name, value):
+        if value.lower() in ("none", "null"):
+            return queryset.filter(assignee__isnull=True)
+        if not value.isdigit():
+            raise ValidationError(
+                {"assignee_id": ValidationError("Enter a user id or none.", code="invalid")}
+            )
+        return queryset.filter(assignee_id=int(value))
+
+    def filter_label(self, queryset, name, value):
+        has_label = IssueLabel.objects.annotate(lname=Lower("label__name")).filter(
+            issue_id=OuterRef("pk"), lname=value.strip().lower()
+        )
+        return queryset.filter(Exists(has_label))
+
+
+def clean_ordering(value: str | None) -> str:
+    """`id` when not given; a 400 for an ordering the list cannot page through."""
+    if not value:
+        return "id"
+    if value not in dict(ORDERING_CHOICES):
+        choices = ", ".join(name for name, _ in ORDERING_CHOICES)
+        raise ValidationError(
+            {"ordering": ValidationError(f"ordering must be one of: {choices}", code="invalid")}
+        )
+    return value

@@ -1,0 +1,238 @@
+"""The schema. Rules that need other rows or the actor live in services.py;
+what the database can guarantee on its own is declared here in Meta.constraints."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length, Lower, Now, Trim, Upper
+from django.db.models.lookups import GreaterThan
+from django.utils import timezone
+
+USER_NAME_MAX = 100
+ISSUE_TITLE_MAX = 255
+LABEL_NAME_MAX = 50
+
+
+def _not_blank(field: str) -> GreaterThan:
+    return GreaterThan(Length(Trim(field)), 0)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, username=None, password=None, *, name: str, **extra):
+        user = self.model(username=username or None, name=name.strip(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username, password=None, *, name: str = "", **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(username, password, name=name or username, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: assignee, comment author and, once given a username and password, a login.
+
+    Users made through the API carry only a name and cannot log in until an admin
+    gives them a username and a password.
+    """
+
+    name = models.CharField(max_length=USER_NAME_MAX)
+    username = models.CharField(
+        max_length=150,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Needed only to log in. Leave empty for people who only get assigned issues.",
+    )
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        db_table = "users"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=_not_blank("name"), name="users_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_full_name(self) -> str:
+        return self.name
+
+    def get_short_name(self) -> str:
+        return self.name
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=LABEL_NAME_MAX)
+    color = models.CharField(
+        max_length=7, blank=True, default="", help_text="A hex colour such as #d73a4a."
+    )
+    description = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        db_table = "labels"
+        ordering = ["name"]
+        constraints = [
+            # `Bug` and `bug` are one label.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="labels_name_ci_unique",
+                violation_error_message="A label with this name already exists.",
+            ),
+            models.CheckConstraint(condition=_not_blank("name"), name="labels_name_not_blank"),
+            models.CheckConstraint(
+                condition=Q(color="") | Q(color__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="labels_color_hex",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Issue(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        CLOSED = "closed", "Closed"
+
+    title = models.CharField(max_length=ISSUE_TITLE_MAX)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN, db_default=Status.OPEN
+    )
+    assignee = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_issues"
+    )
+    version = models.PositiveIntegerField(default=1, db_default=1)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    labels = models.ManyToManyField(Label, through="IssueLabel", related_name="issues", blank=True)
+
+    class Meta:
+        db_table = "issues"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=_not_blank("title"), name="issues_title_not_blank"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="issues_version_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "in_progress", "closed"]),
+                name="issues_status_valid",
+            ),
+            # resolved_at is set exactly when the issue is closed.
+            models.CheckConstraint(
+                condition=(Q(status="closed") & Q(resolved_at__isnull=False))
+                | (~Q(status="closed") & Q(resolved_at__isnull=True)),
+                name="issues_resolved_at_iff_closed",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "id"], name="issues_status_id_idx"),
+            models.Index(fields=["assignee", "status"], name="issues_assignee_status_idx"),
+            models.Index(fields=["created_at", "id"], name="issues_created_at_id_idx"),
+            models.Index(fields=["updated_at", "id"], name="issues_updated_at_id_idx"),
+            models.Index(fields=["title", "id"], name="issues_title_id_idx"),
+            models.Index(
+                fields=["resolved_at"],
+                name="issues_resolved_at_idx",
+                condition=Q(resolved_at__isnull=False),
+            ),
+            # Serves `q` (icontains on the title, which Django writes as UPPER(title) LIKE ...).
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="issues_title_trgm_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+
+class IssueLabel(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+
+    class Meta:
+        db_table = "issue_labels"
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "label"], name="issue_labels_unique"),
+        ]
+        indexes = [models.Index(fields=["label", "issue"], name="issue_labels_label_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on issue {self.issue_id}"
+
+
+class Comment(models.Model):
+    body = models.TextField()
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="comments")
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        db_table = "comments"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=_not_blank("body"), name="comments_body_not_blank"),
+        ]
+        indexes = [models.Index(fields=["issue", "created_at"], name="comments_issue_idx")]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on issue {self.issue_id}"
+
+
+class IssueEvent(models.Model):
+    """One line of an issue's timeline. Append-only, written by services in the same
+    transaction as the change it describes."""
+
+    class Kind(models.TextChoices):
+        ISSUE_CREATED = "issue_created"
+        TITLE_CHANGED = "title_changed"
+        DESCRIPTION_CHANGED = "description_changed"
+        STATUS_CHANGED = "status_changed"
+        ISSUE_CLOSED = "issue_closed"
+        ISSUE_REOPENED = "issue_reopened"
+        ASSIGNEE_CHANGED = "assignee_changed"
+        LABELS_CHANGED = "labels_changed"
+        COMMENT_ADDED = "comment_added"
+
+    class Source(models.TextChoices):
+        API = "api"
+        WEB = "web"
+        ADMIN = "admin"
+        IMPORT = "import"
+        BULK = "bulk"
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    details = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+
+    class Meta:
+        db_table = "issue_events"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["issue", "created_at", "id"], name="issue_events_issue_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} on issue {self.issue_id}"

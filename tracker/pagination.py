@@ -1,0 +1,106 @@
+"""Keyset (cursor) pagination shared by the API and the pages.
+
+A page is found with a row comparison `(sort_column, id) > (value, id)` that PostgreSQL
+answers from a two-column index, so page 10,000 costs what page 1 costs: no OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, Model, QuerySet
+from django.db.models.expressions import RawSQL
+
+DEFAULT_PER_PAGE = 100
+MAX_PER_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    items: list[Model]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _encode(backwards: bool, value: Any, pk: int) -> str:
+    raw = json.dumps([int(backwards), value, pk], default=str, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[bool, Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        backwards, value, pk = json.loads(raw)
+        if not isinstance(pk, int):
+            raise ValueError
+        return bool(backwards), value, pk
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise ValidationError(
+            {"cursor": ValidationError("Invalid cursor", code="invalid_cursor")}
+        ) from exc
+
+
+def clean_per_page(value: Any) -> int:
+    if value in (None, ""):
+        return DEFAULT_PER_PAGE
+    try:
+        per_page = int(value)
+    except (TypeError, ValueError):
+        per_page = 0
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationError(
+            {
+                "per_page": ValidationError(
+                    f"per_page must be a whole number from 1 to {MAX_PER_PAGE}", code="invalid"
+                )
+            }
+        )
+    return per_page
+
+
+def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, per_page: int) -> KeysetPage:
+    """One page of `queryset` sorted by `order` (a non-null field name, `-` for descending),
+    then by id. `cursor` comes from a previous page's next_cursor or prev_cursor."""
+    model = queryset.model
+    descending = order.startswith("-")
+    field = model._meta.get_field(order.lstrip("-"))
+    position = _decode(cursor) if cursor else None
+    backwards = bool(position and position[0])
+    query_descending = descending != backwards
+
+    if position:
+        value = field.to_python(position[1]) if field.name != "id" else position[2]
+        table = model._meta.db_table
+        op = "<" if query_descending else ">"
+        queryset = queryset.filter(
+            RawSQL(
+                f'("{table}"."{field.column}", "{table}"."id") {op} (%s, %s)',
+                (value, position[2]),
+                output_field=BooleanField(),
+            )
+        )
+    sign = "-" if query_descending else ""
+    ordering = [f"{sign}pk"] if field.name == "id" else [f"{sign}{field.name}", f"{sign}pk"]
+    rows = list(queryset.order_by(*ordering)[: per_page + 1])
+    has_more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+
+    def cursor_at(row: Model, towards_start: bool) -> str:
+        return _encode(towards_start, getattr(row, field.attname), row.pk)
+
+    if not rows:
+        return KeysetPage([], None, None)
+    if backwards:
+        next_cursor = cursor_at(rows[-1], False)
+        prev_cursor = cursor_at(rows[0], True) if has_more else None
+    else:
+        next_cursor = cursor_at(rows[-1], False) if has_more else None
+        prev_cursor = cursor_at(rows[0], True) if position else None
+    return KeysetPage(rows, next_cursor, prev_cursor)

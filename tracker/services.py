@@ -1,0 +1,518 @@
+"""Every write of the tracker. The API, the pages, the admin, the CSV import and the
+management commands all come through here, so a rule lives in exactly one place.
+
+Each public function runs in one transaction and records the timeline events of the change
+it makes in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from .errors import IssueNotFound, RuleViolation, VersionConflict
+from .models import (
+    ISSUE_TITLE_MAX,
+    LABEL_NAME_MAX,
+    USER_NAME_MAX,
+    Comment,
+    Issue,
+    IssueEvent,
+    IssueLabel,
+    Label,
+    User,
+)
+
+Status = Issue.Status
+Source = IssueEvent.Source
+Kind = IssueEvent.Kind
+
+BULK_STATUS_MAX_IDS = 10_000
+UPDATABLE_ISSUE_FIELDS = frozenset({"title", "description", "status", "assignee_id"})
+
+
+# --- Field rules: pure checks shared by every write path (the CSV import calls them per row).
+
+
+def invalid(field: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def clean_title(value: str | None) -> str:
+    title = (value or "").strip()
+    if not title:
+        raise invalid("title", "Title is required", "required")
+    if len(title) > ISSUE_TITLE_MAX:
+        raise invalid("title", f"Title is too long (max {ISSUE_TITLE_MAX})", "max_length")
+    return title
+
+
+def clean_status(value: str | None) -> str:
+    if value not in Status.values:
+        raise invalid("status", f"Invalid status '{value}'", "invalid_status")
+    return value
+
+
+def clean_user_name(value: str | None) -> str:
+    name = (value or "").strip()
+    if not name:
+        raise invalid("name", "Name is required", "required")
+    if len(name) > USER_NAME_MAX:
+        raise invalid("name", f"Name is too long (max {USER_NAME_MAX})", "max_length")
+    return name
+
+
+def clean_label_names(names: Iterable[str]) -> list[str]:
+    """Trim, refuse blank or over-long names, and drop case-insensitive duplicates
+    (the first spelling wins)."""
+    cleaned: dict[str, str] = {}
+    for raw in names:
+        name = (raw or "").strip() if isinstance(raw, str) else ""
+        if not name:
+            raise invalid("labels", "Label names cannot be blank", "blank_label")
+        if len(name) > LABEL_NAME_MAX:
+            raise invalid(
+                "labels", f"Label '{name}' is too long (max {LABEL_NAME_MAX})", "max_length"
+            )
+        cleaned.setdefault(name.lower(), name)
+    return list(cleaned.values())
+
+
+def clean_label_color(value: str | None) -> str:
+    color = (value or "").strip()
+    if color and not (
+        len(color) == 7
+        and color[0] == "#"
+        and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+    ):
+        raise invalid("color", "Color must look like #1a2b3c", "invalid_color")
+    return color.lower()
+
+
+def _assignee_or_none(assignee_id: int | None) -> User | None:
+    if assignee_id is None:
+        return None
+    user = User.objects.filter(pk=assignee_id).first()
+    if user is None:
+        raise invalid("assignee_id", "Invalid assignee_id", "invalid_assignee")
+    return user
+
+
+def resolved_at_for(status: str, now) -> Any:
+    """Entering `closed` stamps resolved_at; any other status clears it."""
+    return now if status == Status.CLOSED else None
+
+
+# --- Timeline helpers.
+
+
+def _event(
+    issue_id: int, kind: str, *, actor: User | None, source: str, now, **details: Any
+) -> IssueEvent:
+    return IssueEvent(
+        issue_id=issue_id,
+        event=kind,
+        actor=actor,
+        source=source,
+        created_at=now,
+        details=details,
+    )
+
+
+def status_event(
+    issue_id: int, old: str, new: str, *, actor: User | None, source: str, now
+) -> IssueEvent:
+    if new == Status.CLOSED:
+        kind = Kind.ISSUE_CLOSED
+    elif old == Status.CLOSED:
+        kind = Kind.ISSUE_REOPENED
+    else:
+        kind = Kind.STATUS_CHANGED
+    return _event(
+        issue_id, kind, actor=actor, source=source, now=now, status=new, **{"from": old, "to": new}
+    )
+
+
+def _actor(actor: User | None) -> User | None:
+    """Anonymous requests have no actor; only saved users are recorded."""
+    return actor if actor is not None and getattr(actor, "pk", None) else None
+
+
+# --- Users and labels.
+
+
+def user_create(*, name: str) -> User:
+    return User.objects.create_user(name=clean_user_name(name))
+
+
+def label_save(
+    *, label: Label | None = None, name: str, color: str = "", description: str = ""
+) -> Label:
+    """Create a label, or rename and recolour an existing one."""
+    [clean_name] = clean_label_names([name])
+    label = label or Label()
+    label.name = clean_name
+    label.color = clean_label_color(color)
+    label.description = (description or "").strip()
+    label.validate_constraints()
+    label.save()
+    return label
+
+
+def label_delete(*, label_id: int, actor: User | None = None, source: str = Source.ADMIN) -> None:
+    """Delete a label. Every issue that carried it gets a new version and a
+    `labels_changed` event, so the timelines stay complete."""
+    actor = _actor(actor)
+    with transaction.atomic():
+        label = Label.objects.select_for_update().filter(pk=label_id).first()
+        if label is None:
+            return
+        issue_ids = list(
+            Issue.objects.select_for_update()
+            .filter(labels=label)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if issue_ids:
+            now = timezone.now()
+            remaining: dict[int, list[str]] = {pk: [] for pk in issue_ids}
+            for issue_id, name in (
+                IssueLabel.objects.filter(issue_id__in=issue_ids)
+                .exclude(label=label)
+                .values_list("issue_id", "label__name")
+            ):
+                remaining[issue_id].append(name)
+            Issue.objects.filter(pk__in=issue_ids).update(version=F("version") + 1, updated_at=now)
+            IssueEvent.objects.bulk_create(
+                _event(
+                    pk,
+                    Kind.LABELS_CHANGED,
+                    actor=actor,
+                    source=source,
+                    now=now,
+                    added=[],
+                    removed=[label.name],
+                    labels=sorted(remaining[pk], key=str.lower),
+                )
+                for pk in issue_ids
+            )
+        label.delete()
+
+
+def labels_get_or_create(names: Sequence[str]) -> dict[str, Label]:
+    """Labels for already-cleaned names, keyed by lower-cased name; missing ones are created.
+
+    Safe under concurrency: two transactions creating the same name meet at the unique
+    index, the second waits for the first and then finds its row.
+    """
+    wanted = {name.lower(): name for name in names}
+    if not wanted:
+        return {}
+
+    def existing() -> dict[str, Label]:
+        found = Label.objects.annotate(lname=Lower("name")).filter(lname__in=list(wanted))
+        return {label.lname: label for label in found}
+
+    labels = existing()
+    missing = [Label(name=name) for key, name in wanted.items() if key not in labels]
+    if missing:
+        Label.objects.bulk_create(missing, ignore_conflicts=True)
+        labels = existing()
+    return labels
+
+
+# --- Issues.
+
+
+def _lock_issue(issue_id: int) -> Issue:
+    """Lock one issue row until the transaction ends. Call inside `transaction.atomic`."""
+    issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
+    if issue is None:
+        raise IssueNotFound()
+    return issue
+
+
+def _check_version(issue: Issue, version: int | None) -> None:
+    if version is not None and issue.version != version:
+        raise VersionConflict(current_version=issue.version)
+
+
+def _bump(issue: Issue, now, **fields: Any) -> None:
+    """Write `fields` and the next version of a locked issue."""
+    Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, updated_at=now, **fields)
+    issue.version += 1
+    issue.updated_at = now
+
+
+def issue_create(
+    *,
+    title: str,
+    description: str = "",
+    status: str = Status.OPEN,
+    assignee_id: int | None = None,
+    labels: Sequence[str] = (),
+    actor: User | None = None,
+    source: str = Source.API,
+) -> Issue:
+    title = clean_title(title)
+    status = clean_status(status or Status.OPEN)
+    label_names = clean_label_names(labels)
+    assignee = _assignee_or_none(assignee_id)
+    actor = _actor(actor)
+    now = timezone.now()
+    with transaction.atomic():
+        issue = Issue.objects.create(
+            title=title,
+            description=(description or "").strip(),
+            status=status,
+            assignee=assignee,
+            created_at=now,
+            updated_at=now,
+            resolved_at=resolved_at_for(status, now),
+        )
+        events = [
+            _event(
+                issue.pk,
+                Kind.ISSUE_CREATED,
+                actor=actor,
+                source=source,
+                now=now,
+                title=title,
+                status=status,
+                assignee_id=assignee_id,
+                assignee_name=assignee.name if assignee else None,
+            )
+        ]
+        if label_names:
+            by_name = labels_get_or_create(label_names)
+            IssueLabel.objects.bulk_create(
+                IssueLabel(issue=issue, label=label) for label in by_name.values()
+            )
+        IssueEvent.objects.bulk_create(events)
+    return issue
+
+
+def issue_update(
+    *,
+    issue_id: int,
+    version: int,
+    actor: User | None = None,
+    source: str = Source.API,
+    **changes: Any,
+) -> Issue:
+    """Apply `changes` (title, description, status, assignee_id) if `version` is current.
+
+    Raises IssueNotFound, VersionConflict (nothing written) or ValidationError. A change that
+    sets every field to the value it already has writes nothing and keeps the version.
+    """
+    unknown = set(changes) - UPDATABLE_ISSUE_FIELDS
+    if unknown:
+        raise TypeError(f"issue_update() got unknown fields: {sorted(unknown)}")
+    if "title" in changes:
+        changes["title"] = clean_title(changes["title"])
+    if "description" in changes:
+        changes["description"] = (changes["description"] or "").strip()
+    if "status" in changes:
+        changes["status"] = clean_status(changes["status"])
+    new_assignee = _assignee_or_none(changes.get("assignee_id"))
+    actor = _actor(actor)
+
+    with transaction.atomic():
+        issue = _lock_issue(issue_id)
+        _check_version(issue, version)
+        now = timezone.now()
+        fields: dict[str, Any] = {}
+        events: list[IssueEvent] = []
+        meta = {"actor": actor, "source": source, "now": now}
+
+        if "title" in changes and changes["title"] != issue.title:
+            events.append(
+                _event(
+                    issue.pk,
+                    Kind.TITLE_CHANGED,
+                    **meta,
+                    **{"from": issue.title, "to": changes["title"]},
+                )
+            )
+            fields["title"] = changes["title"]
+        if "description" in changes and changes["description"] != issue.description:
+            events.append(
+                _event(
+                    issue.pk,
+                    Kind.DESCRIPTION_CHANGED,
+                    **meta,
+                    **{"from": issue.description, "to": changes["description"]},
+                )
+            )
+            fields["description"] = changes["description"]
+        if "status" in changes and changes["status"] != issue.status:
+            events.append(status_event(issue.pk, issue.status, changes["status"], **meta))
+            fields["status"] = changes["status"]
+            fields["resolved_at"] = resolved_at_for(changes["status"], now)
+        if "assignee_id" in changes and changes["assignee_id"] != issue.assignee_id:
+            old_assignee = issue.assignee
+            events.append(
+                _event(
+                    issue.pk,
+                    Kind.ASSIGNEE_CHANGED,
+                    **meta,
+                    **{
+                        "from": issue.assignee_id,
+                        "to": changes["assignee_id"],
+                        "from_name": old_assignee.name if old_assignee else None,
+                        "to_name": new_assignee.name if new_assignee else None,
+                    },
+                )
+            )
+            fields["assignee_id"] = changes["assignee_id"]
+
+        if fields:
+            _bump(issue, now, **fields)
+            for name, value in fields.items():
+                setattr(issue, name, value)
+            IssueEvent.objects.bulk_create(events)
+    return issue
+
+
+def issue_labels_replace(
+    *,
+    issue_id: int,
+    labels: Sequence[str],
+    version: int | None = None,
+    actor: User | None = None,
+    source: str = Source.API,
+) -> tuple[Issue, list[Label]]:
+    """Replace an issue's labels as a whole, creating missing labels.
+
+    Returns the issue and its labels sorted by name. Raises IssueNotFound, VersionConflict
+    (when `version` is given and stale) or ValidationError; on any error nothing changes.
+    """
+    names = clean_label_names(labels)
+    actor = _actor(actor)
+    with transaction.atomic():
+        issue = _lock_issue(issue_id)
+        _check_version(issue, version)
+        wanted = labels_get_or_create(names)
+        current = {label.name.lower(): label for label in issue.labels.all()}
+        added = [wanted[key] for key in wanted if key not in current]
+        removed = [current[key] for key in current if key not in wanted]
+        if added or removed:
+            now = timezone.now()
+            IssueLabel.objects.filter(issue=issue, label__in=removed).delete()
+            IssueLabel.objects.bulk_create(IssueLabel(issue=issue, label=label) for label in added)
+            _bump(issue, now)
+            final = sorted((label.name for label in wanted.values()), key=str.lower)
+            IssueEvent.objects.create(
+                issue=issue,
+                event=Kind.LABELS_CHANGED,
+                actor=actor,
+                source=source,
+                created_at=now,
+                details={
+                    "added": sorted((label.name for label in added), key=str.lower),
+                    "removed": sorted((label.name for label in removed), key=str.lower),
+                    "labels": final,
+                },
+            )
+    return issue, sorted(wanted.values(), key=lambda label: label.name.lower())
+
+
+def issues_bulk_set_status(
+    *,
+    issue_ids: Sequence[int],
+    status: str,
+    actor: User | None = None,
+    source: str = Source.BULK,
+) -> list[int]:
+    """Move every listed issue to `status`, all or nothing.
+
+    Locks the rows in id order (so concurrent bulk changes cannot deadlock) and runs a
+    constant number of queries whatever the number of issues. Issues already in `status`
+    are left as they are (no new version, no event). Returns the ids, without duplicates,
+    in the order given. Raises ValidationError or RuleViolation; on any error nothing changes.
+    """
+    status = clean_status(status)
+    ids = list(dict.fromkeys(issue_ids))
+    if not ids:
+        raise invalid("issue_ids", "issue_ids must not be empty", "empty")
+    if len(ids) > BULK_STATUS_MAX_IDS:
+        raise invalid("issue_ids", f"At most {BULK_STATUS_MAX_IDS} issues per request", "too_many")
+    actor = _actor(actor)
+
+    with transaction.atomic():
+        current = dict(
+            Issue.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("id")
+            .values_list("id", "status")
+        )
+        if len(current) != len(ids):
+            raise RuleViolation("One or more issues not found", code="issues_not_found")
+        if status == Status.CLOSED:
+            already = sorted(pk for pk, old in current.items() if old == Status.CLOSED)
+            if already:
+                raise RuleViolation(f"Issue {already[0]} already closed", code="already_closed")
+
+        changing = sorted(pk for pk, old in current.items() if old != status)
+        if changing:
+            now = timezone.now()
+            Issue.objects.filter(pk__in=changing).update(
+                status=status,
+                resolved_at=resolved_at_for(status, now),
+                updated_at=now,
+                version=F("version") + 1,
+            )
+            IssueEvent.objects.bulk_create(
+                status_event(pk, current[pk], status, actor=actor, source=source, now=now)
+                for pk in changing
+            )
+    return ids
+
+
+# --- Comments.
+
+
+def comment_add(
+    *,
+    issue_id: int,
+    author_id: int | None,
+    body: str,
+    actor: User | None = None,
+    source: str = Source.API,
+) -> Comment:
+    """Add a comment. Comments do not change the issue's version.
+
+    The actor of the event is the authenticated user when there is one, else the author.
+    """
+    if not (body or "").strip():
+        raise invalid("body", "Empty comment", "empty_comment")
+    if not Issue.objects.filter(pk=issue_id).exists():
+        raise IssueNotFound()
+    author = User.objects.filter(pk=author_id).first() if author_id is not None else None
+    if author is None:
+        raise invalid("author_id", "Invalid author_id", "invalid_author")
+    now = timezone.now()
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            issue_id=issue_id, author=author, body=body, created_at=now
+        )
+        IssueEvent.objects.create(
+            issue_id=issue_id,
+            event=Kind.COMMENT_ADDED,
+            actor=_actor(actor) or author,
+            source=source,
+            created_at=now,
+            details={
+                "comment_id": comment.pk,
+                "author_id": author.pk,
+                "author_name": author.name,
+                "body": body,
+            },
+        )
+    return comment

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import factory
+
+from tracker.models import Comment, Issue, Label, User
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    name = factory.Sequence(lambda n: f"User {n}")
+
+
+class LabelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Label
+
+    name = factory.Sequence(lambda n: f"label-{n}")
+
+
+class IssueFactory(factory.django.DjangoModelFactory):
+    """A row written directly, without events: for tests of reads. Tests of writes go
+    through the services."""
+
+    class Meta:
+        model = Issue
+
+    title = factory.Sequence(lambda n: f"Issue {n}")
+    status = Issue.Status.OPEN
+
+
+class CommentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Comment
+
+    issue = factory.SubFactory(IssueFactory)
+    author = factory.SubFactory(UserFactory)
+    body = "A comment"
