@@ -20,6 +20,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema")),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
     path("redoc/", SpectacularRedocView.as_view(url_name="openapi-schema")),
+    path("ui/", include("tracker.urls")),
     path("", include("tracker.api.urls")),
 ]
 
