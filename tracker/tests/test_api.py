@@ -1,0 +1,470 @@
+"""Wiring of the REST API: paths, status codes, JSON shapes and the seed's error strings.
+The rules themselves are tested in test_services.py."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tracker import services
+from tracker.models import Issue, IssueEvent, Label
+
+from .factories import IssueFactory, LabelFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ISSUE_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "status",
+    "version",
+    "assignee_id",
+    "labels",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+}
+
+
+def links(response) -> dict[str, str]:
+    return {
+        rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.get("Link", ""))
+    }
+
+
+# --- Users
+
+
+@pytest.mark.parametrize("path", ["/users", "/users/"])
+def test_create_and_list_users_with_or_without_slash(api, path):
+    response = api.post(path, {"name": "Alice"}, format="json")
+    assert response.status_code == 201
+    assert response.json() == {"id": response.json()["id"], "name": "Alice"}
+    listed = api.get(path)
+    assert listed.status_code == 200
+    assert listed.json() == [{"id": response.json()["id"], "name": "Alice"}]
+
+
+@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "   "}, {"name": "x" * 101}])
+def test_create_user_rejects_missing_or_blank_name(api, body):
+    response = api.post("/users", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] in {"required", "max_length"}
+    assert "name" in response.json()["errors"]
+
+
+# --- Issues: create, get
+
+
+def test_create_issue_returns_full_representation(api, user):
+    response = api.post(
+        "/issues", {"title": "Login page bug", "assignee_id": user.pk}, format="json"
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == ISSUE_FIELDS
+    assert body["title"] == "Login page bug"
+    assert body["status"] == "open"
+    assert body["version"] == 1
+    assert body["assignee_id"] == user.pk
+    assert body["labels"] == []
+    assert body["resolved_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"title": ""}, 400, "Title is required"),
+        ({"title": "x", "assignee_id": 999999}, 400, "Invalid assignee_id"),
+        ({"title": "x", "status": "done"}, 400, "Invalid status 'done'"),
+        ({"title": "x", "assignee_id": "abc"}, 400, "assignee_id: A valid integer is required."),
+        ({}, 400, "title: This field is required."),
+        ({"title": "x", "titel": "y"}, 400, "Unknown field 'titel'"),
+    ],
+)
+def test_create_issue_errors(api, body, status, detail):
+    response = api.post("/issues", body, format="json")
+    assert response.status_code == status
+    assert response.json()["detail"] == detail
+    assert response.json()["code"]
+    assert not Issue.objects.exists()
+
+
+def test_malformed_json_is_a_400_not_a_500(api):
+    response = api.post("/issues", "{bad json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_get_issue_includes_comments_and_label_names(api, user):
+    issue = services.issue_create(title="x", labels=["urgent", "bug"])
+    comment = services.comment_add(issue_id=issue.pk, author_id=user.pk, body="Seen")
+    body = api.get(f"/issues/{issue.pk}").json()
+    assert body["labels"] == ["bug", "urgent"]
+    assert body["comments"] == [
+        {
+            "id": comment.pk,
+            "body": "Seen",
+            "author_id": user.pk,
+            "issue_id": issue.pk,
+            "created_at": body["comments"][0]["created_at"],
+        }
+    ]
+
+
+@pytest.mark.parametrize("path", ["/issues/999999", "/issues/999999/timeline"])
+def test_missing_issue_is_404_with_seed_message(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Issue not found", "code": "issue_not_found"}
+
+
+# --- PATCH with optimistic locking
+
+
+def test_patch_closes_issue_and_bumps_version(api):
+    issue = services.issue_create(title="x")
+    response = api.patch(f"/issues/{issue.pk}", {"status": "closed", "version": 1}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["version"]) == ("closed", 2)
+    assert body["resolved_at"] is not None
+
+
+def test_patch_with_stale_version_is_409_and_changes_nothing(api):
+    issue = services.issue_create(title="x")
+    api.patch(f"/issues/{issue.pk}/", {"status": "closed", "version": 1}, format="json")
+    response = api.patch(f"/issues/{issue.pk}", {"status": "open", "version": 1}, format="json")
+    assert response.status_code == 409
+    assert response.json()["detail"] == "Version conflict"
+    issue.refresh_from_db()
+    assert (issue.status, issue.version) == ("closed", 2)
+
+
+def test_patch_ignores_read_only_fields_but_names_unknown_ones(api):
+    issue = services.issue_create(title="x")
+    ok = api.patch(
+        f"/issues/{issue.pk}",
+        {"version": 1, "title": "y", "id": 12345, "created_at": "2000-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert ok.status_code == 200
+    assert ok.json()["id"] == issue.pk
+    typo = api.patch(f"/issues/{issue.pk}", {"version": 2, "stauts": "closed"}, format="json")
+    assert typo.status_code == 400
+    assert typo.json()["errors"] == {"stauts": ["Unknown field 'stauts'"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"status": "closed"}, 400),
+        ({"version": "one", "status": "closed"}, 400),
+        ({"version": 1, "status": "nope"}, 400),
+        ({"version": 1, "assignee_id": 999999}, 400),
+    ],
+)
+def test_patch_errors(api, body, status):
+    issue = services.issue_create(title="x")
+    assert api.patch(f"/issues/{issue.pk}", body, format="json").status_code == status
+    issue.refresh_from_db()
+    assert issue.version == 1
+
+
+def test_patch_missing_issue_is_404(api):
+    response = api.patch("/issues/999999", {"version": 1, "title": "x"}, format="json")
+    assert response.status_code == 404
+
+
+def test_patch_can_unassign(api, user):
+    issue = services.issue_create(title="x", assignee_id=user.pk)
+    response = api.patch(f"/issues/{issue.pk}", {"version": 1, "assignee_id": None}, format="json")
+    assert response.json()["assignee_id"] is None
+
+
+# --- Labels
+
+
+def test_put_labels_replaces_atomically(api):
+    issue = services.issue_create(title="x", labels=["old"])
+    response = api.put(
+        f"/issues/{issue.pk}/labels", {"labels": ["bug", " urgent ", "Bug"]}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json() == {"issue_id": issue.pk, "labels": ["bug", "urgent"], "version": 2}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"labels": ["ok", ""]}, 400),
+        ({"labels": ["x" * 51]}, 400),
+        ({"labels": "bug"}, 400),
+        ({}, 400),
+        ({"labels": ["a"], "version": 7}, 409),
+    ],
+)
+def test_put_labels_errors_change_nothing(api, body, status):
+    issue = services.issue_create(title="x", labels=["keep"])
+    response = api.put(f"/issues/{issue.pk}/labels", body, format="json")
+    assert response.status_code == status
+    assert list(issue.labels.values_list("name", flat=True)) == ["keep"]
+    assert not Label.objects.filter(name__in=["ok", "a"]).exists()
+
+
+def test_put_labels_on_missing_issue_is_404(api):
+    assert api.put("/issues/999999/labels", {"labels": ["a"]}, format="json").status_code == 404
+
+
+# --- Comments
+
+
+def test_add_comment(api, user):
+    issue = services.issue_create(title="x")
+    response = api.post(
+        f"/issues/{issue.pk}/comments",
+        {"body": "Bug reproduced and assigned", "author_id": user.pk},
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "body", "issue_id", "author_id", "created_at"}
+    assert (body["issue_id"], body["author_id"]) == (issue.pk, user.pk)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"body": "", "author_id": "USER"}, 400, "Empty comment"),
+        ({"body": "   ", "author_id": "USER"}, 400, "Empty comment"),
+        ({"body": "x", "author_id": 999999}, 400, "Invalid author_id"),
+        ({"body": "x"}, 400, "Invalid author_id"),
+    ],
+)
+def test_add_comment_errors(api, user, body, status, detail):
+    issue = services.issue_create(title="x")
+    if body.get("author_id") == "USER":
+        body["author_id"] = user.pk
+    response = api.post(f"/issues/{issue.pk}/comments", body, format="json")
+    assert response.status_code == status
+    assert response.json()["detail"] == detail
+
+
+def test_add_comment_to_missing_issue_is_404(api, user):
+    response = api.post(
+        "/issues/999999/comments", {"body": "x", "author_id": user.pk}, format="json"
+    )
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Issue not found"
+
+
+# --- Timeline
+
+
+def test_timeline_lists_every_change_in_order(api, user):
+    bob = UserFactory(name="Bob")
+    issue = services.issue_create(title="Login bug", assignee_id=user.pk)
+    services.comment_add(issue_id=issue.pk, author_id=bob.pk, body="Bug reproduced")
+    services.issue_update(issue_id=issue.pk, version=1, title="Login fails", assignee_id=bob.pk)
+    services.issue_labels_replace(issue_id=issue.pk, labels=["bug"])
+    services.issue_update(issue_id=issue.pk, version=3, status="closed")
+    services.issue_update(issue_id=issue.pk, version=4, status="open")
+    body = api.get(f"/issues/{issue.pk}/timeline").json()
+    assert body["issue_id"] == issue.pk
+    assert [entry["event"] for entry in body["timeline"]] == [
+        "issue_created",
+        "comment_added",
+        "title_changed",
+        "assignee_changed",
+        "labels_changed",
+        "issue_closed",
+        "issue_reopened",
+    ]
+    first = body["timeline"][0]
+    assert set(first) == {"event", "timestamp", "actor_id", "source", "details"}
+    assert body["timeline"][1]["actor_id"] == bob.pk
+    assert body["timeline"][1]["details"]["body"] == "Bug reproduced"
+
+
+# --- Lists: filters, ordering, Link pagination, query count
+
+
+def test_list_filters(api, user):
+    bug = LabelFactory(name="Bug")
+    a = IssueFactory(title="Login fails", assignee=user)
+    a.labels.add(bug)
+    closed = IssueFactory(title="Payment", status="closed", resolved_at="2026-01-01T00:00:00Z")
+    unassigned = IssueFactory(title="Logout")
+
+    def ids(query: str) -> list[int]:
+        response = api.get(f"/issues?{query}")
+        assert response.status_code == 200, response.json()
+        return [issue["id"] for issue in response.json()]
+
+    assert ids("status=open") == [a.pk, unassigned.pk]
+    assert ids(f"assignee_id={user.pk}") == [a.pk]
+    assert ids("assignee_id=none") == [closed.pk, unassigned.pk]
+    assert ids("label=bug") == [a.pk]
+    assert ids("q=LOG") == [a.pk, unassigned.pk]
+    assert ids("ordering=-id&status=open") == [unassigned.pk, a.pk]
+    assert ids("created_after=2999-01-01T00:00:00Z") == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=zzz", "created_after=yesterday", "ordering=resolved_at", "per_page=0", "cursor=@@"],
+)
+def test_list_bad_parameters_are_400(api, query):
+    response = api.get(f"/issues?{query}")
+    assert response.status_code == 400
+    assert response.json()["errors"]
+
+
+@pytest.mark.parametrize("ordering", ["id", "-id", "created_at", "-updated_at", "title", "-status"])
+def test_list_walks_every_page_forwards_and_back(api, ordering):
+    IssueFactory.create_batch(7, created_at="2026-01-01T00:00:00Z")  # ties on created_at
+    IssueFactory.create_batch(3, status="in_progress")
+    expected = [issue["id"] for issue in api.get(f"/issues?ordering={ordering}").json()]
+    assert len(expected) == 10
+
+    seen, url, pages = [], f"/issues?ordering={ordering}&per_page=3", []
+    while url:
+        response = api.get(url)
+        pages.append(url)
+        seen += [issue["id"] for issue in response.json()]
+        url = links(response).get("next")
+    assert seen == expected
+    assert len(pages) == 4
+
+    back, url = [], links(api.get(pages[-1])).get("prev")
+    while url:
+        response = api.get(url)
+        back = [issue["id"] for issue in response.json()] + back
+        url = links(response).get("prev")
+    assert back == expected[:9]
+
+
+def test_list_runs_a_fixed_number_of_queries(api, django_assert_max_num_queries):
+    for n in range(30):
+        issue = IssueFactory(title=f"i{n}")
+        issue.labels.add(LabelFactory())
+    with django_assert_max_num_queries(2):
+        small = api.get("/issues?per_page=5")
+    with django_assert_max_num_queries(2):
+        large = api.get("/issues?per_page=30&label=label-1")
+    assert len(small.json()) == 5
+    assert large.status_code == 200
+
+
+def test_users_list_paginates(api):
+    UserFactory.create_batch(3)
+    response = api.get("/users?per_page=2")
+    assert len(response.json()) == 2
+    assert len(api.get(links(response)["next"]).json()) == 1
+
+
+# --- Authentication
+
+
+def test_open_api_by_default_records_no_actor(api):
+    issue = services.issue_create(title="x")
+    api.patch(f"/issues/{issue.pk}", {"version": 1, "title": "y"}, format="json")
+    assert IssueEvent.objects.get(event="title_changed").actor is None
+
+
+@pytest.fixture
+def require_auth(settings):
+    settings.TRACKER_REQUIRE_AUTH = True
+
+
+@pytest.mark.usefixtures("require_auth")
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/users", {"name": "x"}),
+        ("post", "/issues", {"title": "x"}),
+        ("patch", "/issues/ISSUE", {"version": 1, "title": "y"}),
+        ("put", "/issues/ISSUE/labels", {"labels": ["a"]}),
+        ("post", "/issues/ISSUE/comments", {"body": "x"}),
+        ("post", "/issues/bulk-status", {"issue_ids": ["ISSUE"], "status": "closed"}),
+    ],
+)
+def test_require_auth_refuses_anonymous_writes(api, method, path, body):
+    issue = services.issue_create(title="x")
+    path = path.replace("ISSUE", str(issue.pk))
+    body = {k: [issue.pk] if v == ["ISSUE"] else v for k, v in body.items()}
+    response = getattr(api, method)(path, body, format="json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    issue.refresh_from_db()
+    assert (issue.version, issue.status) == (1, "open")
+
+
+@pytest.mark.usefixtures("require_auth")
+def test_require_auth_still_allows_reads(api):
+    assert api.get("/issues").status_code == 200
+    assert api.get("/users").status_code == 200
+
+
+@pytest.mark.usefixtures("require_auth")
+def test_token_authenticated_write_records_the_actor(api, login_user):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=login_user)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    issue = api.post("/issues", {"title": "x"}, format="json").json()
+    comment = api.post(f"/issues/{issue['id']}/comments", {"body": "mine"}, format="json")
+    assert comment.status_code == 201
+    assert comment.json()["author_id"] == login_user.pk
+    assert {event.actor_id for event in IssueEvent.objects.all()} == {login_user.pk}
+
+
+@pytest.mark.usefixtures("require_auth")
+def test_basic_and_session_authentication(api, login_user):
+    import base64
+
+    login_user.set_password("s3cret-pass")
+    login_user.save()
+    basic = base64.b64encode(b"sam:s3cret-pass").decode()
+    response = api.post(
+        "/issues", {"title": "basic"}, format="json", HTTP_AUTHORIZATION=f"Basic {basic}"
+    )
+    assert response.status_code == 201
+    api.credentials()
+    api.force_authenticate(user=None)
+    assert api.login(username="sam", password="s3cret-pass")
+    assert api.post("/issues", {"title": "session"}, format="json").status_code == 201
+
+
+# --- Docs and the browsable API
+
+
+def test_openapi_schema_documents_every_endpoint(api):
+    schema = api.get("/openapi.json").json()
+    for path in [
+        "/users",
+        "/issues",
+        "/issues/{issue_id}",
+        "/issues/{issue_id}/labels",
+        "/issues/{issue_id}/comments",
+        "/issues/{issue_id}/timeline",
+        "/issues/bulk-status",
+    ]:
+        assert path in schema["paths"], path
+    patch = schema["paths"]["/issues/{issue_id}"]["patch"]
+    assert {"200", "400", "404", "409"} <= set(patch["responses"])
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_load_assets_locally(client, path):
+    html = client.get(path).content.decode()
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert "cdn.jsdelivr" not in html
+
+
+def test_browser_gets_browsable_api(client):
+    response = client.get("/issues", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
