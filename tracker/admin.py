@@ -18,23 +18,26 @@ from .models import Comment, Issue, IssueEvent, Label, User
 ADMIN = IssueEvent.Source.ADMIN
 
 
-class _BlankUsernameIsNone:
-    """An empty username means "cannot log in"; store NULL so many such users can exist."""
+class OptionalUsernameField(auth_forms.UsernameField):
+    """An empty username means "cannot log in"; it is stored as NULL so that many
+    such users can exist beside the unique usernames."""
 
-    def clean_username(self):
-        return self.cleaned_data.get("username") or None
+    def to_python(self, value):
+        return super().to_python(value) if value else None
 
 
-class UserCreationForm(_BlankUsernameIsNone, auth_forms.AdminUserCreationForm):
+class UserCreationForm(auth_forms.AdminUserCreationForm):
     class Meta(auth_forms.AdminUserCreationForm.Meta):
         model = User
         fields = ("name", "username")
+        field_classes = {"username": OptionalUsernameField}
 
 
-class UserChangeForm(_BlankUsernameIsNone, auth_forms.UserChangeForm):
+class UserChangeForm(auth_forms.UserChangeForm):
     class Meta(auth_forms.UserChangeForm.Meta):
         model = User
         fields = "__all__"
+        field_classes = {"username": OptionalUsernameField}
 
 
 @admin.register(User)
@@ -116,7 +119,8 @@ class LabelAdmin(admin.ModelAdmin):
 
 
 class IssueAdminForm(forms.ModelForm):
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # The version the editor loaded; `version` itself is shown read-only.
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Issue
@@ -125,7 +129,7 @@ class IssueAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["version"].initial = self.instance.version
+            self.fields["loaded_version"].initial = self.instance.version
 
 
 class CommentInline(admin.TabularInline):
@@ -208,15 +212,11 @@ class IssueAdmin(admin.ModelAdmin):
             changes["assignee_id"] = assignee.pk if assignee else None
         services.issue_update(
             issue_id=obj.pk,
-            version=data.get("version") or obj.version,
+            version=data.get("loaded_version") or obj.version,
             actor=request.user,
             source=ADMIN,
             **changes,
         )
-
-    def save_related(self, request, form, formsets, change):
-        # Comments and events are read-only here; nothing related to save.
-        pass
 
     def _bulk(self, request, queryset, status: str) -> None:
         ids = list(queryset.order_by("pk").values_list("pk", flat=True))

@@ -1,0 +1,133 @@
+"""The admin saves issues and labels through the services."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracker import services
+from tracker.models import Issue, IssueEvent, Label, User
+
+from .factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    admin = User.objects.create_superuser("root", "long-enough-pass", name="Root")
+    client.force_login(admin)
+    client.admin = admin
+    return client
+
+
+def issue_form(issue: Issue, **changes) -> dict:
+    data = {
+        "title": issue.title,
+        "description": issue.description,
+        "status": issue.status,
+        "assignee": issue.assignee_id or "",
+        "loaded_version": issue.version,
+        "comments-TOTAL_FORMS": 0,
+        "comments-INITIAL_FORMS": 0,
+        "events-TOTAL_FORMS": 0,
+        "events-INITIAL_FORMS": 0,
+    }
+    data.update(changes)
+    return data
+
+
+def test_admin_issue_edit_goes_through_the_service(admin_client):
+    issue = services.issue_create(title="x")
+    response = admin_client.post(
+        f"/admin/tracker/issue/{issue.pk}/change/", issue_form(issue, status="closed")
+    )
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert (issue.status, issue.version) == ("closed", 2)
+    assert issue.resolved_at is not None
+    event = IssueEvent.objects.get(issue=issue, event="issue_closed")
+    assert (event.source, event.actor) == ("admin", admin_client.admin)
+
+
+def test_admin_issue_edit_with_stale_version_saves_nothing(admin_client):
+    issue = services.issue_create(title="x")
+    stale = issue_form(issue, title="mine")
+    services.issue_update(issue_id=issue.pk, version=1, title="theirs")
+    response = admin_client.post(f"/admin/tracker/issue/{issue.pk}/change/", stale, follow=True)
+    assert "Version conflict" in response.content.decode()
+    issue.refresh_from_db()
+    assert (issue.title, issue.version) == ("theirs", 2)
+
+
+def test_admin_issue_add_records_the_creation(admin_client):
+    response = admin_client.post(
+        "/admin/tracker/issue/add/",
+        issue_form(Issue(title="From admin", status="open"), loaded_version=""),
+    )
+    assert response.status_code == 302
+    issue = Issue.objects.get(title="From admin")
+    assert IssueEvent.objects.get(issue=issue).source == "admin"
+
+
+def test_admin_bulk_close_action_is_all_or_nothing(admin_client):
+    open_issue = services.issue_create(title="a")
+    closed = services.issue_create(title="b", status="closed")
+    response = admin_client.post(
+        "/admin/tracker/issue/",
+        {"action": "close_issues", "_selected_action": [open_issue.pk, closed.pk]},
+        follow=True,
+    )
+    assert f"Issue {closed.pk} already closed" in response.content.decode()
+    open_issue.refresh_from_db()
+    assert open_issue.status == "open"
+
+
+def test_admin_label_names_are_unique_without_regard_to_case(admin_client):
+    Label.objects.create(name="Bug")
+    response = admin_client.post(
+        "/admin/tracker/label/add/", {"name": "bug", "color": "#ff0000", "description": ""}
+    )
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert Label.objects.count() == 1
+
+
+def test_admin_label_delete_writes_timeline(admin_client):
+    issue = services.issue_create(title="x", labels=["doomed"])
+    label = Label.objects.get(name="doomed")
+    response = admin_client.post(f"/admin/tracker/label/{label.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert issue.version == 2
+    assert IssueEvent.objects.filter(issue=issue, event="labels_changed").exists()
+
+
+def test_admin_gives_an_api_user_a_login(admin_client, client):
+    person = UserFactory(name="Pat")
+    response = admin_client.post(
+        f"/admin/tracker/user/{person.pk}/password/",
+        {"password1": "a-good-long-pass", "password2": "a-good-long-pass"},
+    )
+    assert response.status_code == 302
+    person.refresh_from_db()
+    person.username = "pat"
+    person.save()
+    assert client.login(username="pat", password="a-good-long-pass")
+
+
+def test_admin_user_add_without_username_allows_many(admin_client):
+    for name in ("One", "Two"):
+        response = admin_client.post(
+            "/admin/tracker/user/add/",
+            {"name": name, "username": "", "usable_password": "false"},
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+    assert User.objects.filter(username__isnull=True).count() == 2
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/tracker/issue/", "/admin/tracker/user/", "/admin/tracker/label/"]
+)
+def test_admin_lists_load(admin_client, path):
+    services.issue_create(title="x", labels=["a"])
+    assert admin_client.get(path).status_code == 200
