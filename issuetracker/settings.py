@@ -158,6 +158,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["tracker.api.schema.drop_trailing_slash_twins"],
+    "ENUM_NAME_OVERRIDES": {"IssueStatusEnum": "tracker.models.Issue.Status"},
 }
 
 if not DEBUG:

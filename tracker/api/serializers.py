@@ -6,15 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.models import Comment, Issue, IssueEvent, User
 
 
-@extend_schema_field({"type": "string", "enum": Issue.Status.values})
-class StatusField(serializers.CharField):
-    """A status name; which names are valid is the service's rule."""
+class StatusField(serializers.ChoiceField):
+    """Documented (and offered in the browsable API) as the status choices, but which
+    names are valid is the service's rule, so clients get its message for a bad one."""
+
+    def __init__(self, **kwargs):
+        super().__init__(Issue.Status.choices, **kwargs)
+
+    def to_internal_value(self, data):
+        return str(data)
 
 
 class StrictInput(serializers.Serializer):
