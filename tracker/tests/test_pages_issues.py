@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tracker import services
-from tracker.models import Comment, Issue, IssueEvent, Label
+from tracker.models import Comment, Issue, IssueEvent, Label, User
 
 from .factories import UserFactory
 
@@ -449,6 +449,16 @@ def test_with_auth_required_the_logged_in_user_is_author_and_actor(client, setti
     assert set(issue.events.values_list("actor", flat=True)) == {login_user.pk}
     page = text(client.get(detail(issue.pk)))
     assert "Commenting as Staff Sam" in page
+
+
+def test_logging_in_and_out_is_confirmed(client):
+    User.objects.create_user("sam", "correct-horse-battery", name="Sam Carter")
+    response = client.post(
+        reverse("login"), {"username": "sam", "password": "correct-horse-battery"}, follow=True
+    )
+    assert "Logged in as Sam Carter." in text(response)
+    response = client.post(reverse("logout"), follow=True)
+    assert "Logged out." in text(response)
 
 
 def test_without_auth_required_anyone_may_write(client, settings):

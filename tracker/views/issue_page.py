@@ -121,7 +121,7 @@ def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
             except IssueNotFound as exc:
                 raise Http404(exc.message) from exc
             except VersionConflict:
-                return _edit_conflict(request, form, changes, users)
+                return _edit_conflict(request, issue_id, form, changes, users)
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
@@ -136,12 +136,15 @@ def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
 
 
 def _edit_conflict(
-    request: HttpRequest, form: IssueEditForm, changes: dict[str, Any], users: list[User]
+    request: HttpRequest,
+    issue_id: int,
+    form: IssueEditForm,
+    changes: dict[str, Any],
+    users: list[User],
 ) -> HttpResponse:
     """Nothing was written. Show what the others changed since the version this person read,
     their values beside the current ones, and a form that re-sends only this person's
     changes against the current version (so the fields they did not touch stay as they are)."""
-    issue_id = int(request.resolver_match.kwargs["issue_id"])
     current = _issue_or_404(issue_id)
     names = {user.pk: user.name for user in users}
 

@@ -188,6 +188,7 @@ def test_log_in_and_out_when_logins_are_required(page, settings):
     screenshot(page, "login")
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/ui/issues/new/$"))
+    expect(success(page)).to_have_text("Logged in as Sam Carter.")
     expect(page.locator(".nav-user")).to_contain_text("Sam Carter")
     page.get_by_label("Title").fill("Filed while logged in")
     page.get_by_role("button", name="Create issue").click()
@@ -196,6 +197,7 @@ def test_log_in_and_out_when_logins_are_required(page, settings):
     expect(page.get_by_text("Commenting as Sam Carter.")).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()
+    expect(page.locator(".message.info")).to_have_text("Logged out.")
     expect(page.locator(".nav-user")).to_contain_text("Log in")
     page.goto("/ui/issues/new/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
