@@ -60,6 +60,7 @@ def test_edit_from_two_tabs_and_apply_mine_over_theirs(new_page):
     for tab in (first, second):
         tab.goto(f"/ui/issues/{issue.pk}/edit/")
 
+    screenshot(first, "issue-edit")
     first.get_by_label("Title").fill("Title from the first tab")
     first.get_by_role("button", name="Save changes").click()
     expect(success(first)).to_have_text(f"Issue #{issue.pk} updated.")
