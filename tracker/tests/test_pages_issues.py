@@ -435,6 +435,9 @@ def test_with_auth_required_writing_pages_send_visitors_to_login(client, setting
     page = client.get(detail(issue.pk))
     assert page.status_code == 200
     assert "Log in to comment" in text(page) and "Edit labels" not in text(page)
+    listing = client.get(LIST)
+    assert "Log in to change the status of several issues" in text(listing)
+    assert 'name="issue_ids"' not in listing.content.decode()
 
 
 def test_with_auth_required_the_logged_in_user_is_author_and_actor(client, settings, login_user):

@@ -4,6 +4,7 @@ render; every rule is the service's."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -76,7 +77,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         },
         "filtered": any(params.get(key) for key in ("q", "assignee_id", "label", "status")),
         "statuses": Issue.Status.choices,
-        "bulk_form": BulkStatusForm(),
+        "can_write": not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated,
     }
     return render(request, "tracker/issue_list.html", context, status=400 if errors else 200)
 
