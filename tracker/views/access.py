@@ -17,6 +17,11 @@ def actor_of(request: HttpRequest) -> User | None:
     return request.user if request.user.is_authenticated else None
 
 
+def can_write(request: HttpRequest) -> bool:
+    """Whether the pages should offer this visitor their forms."""
+    return not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated
+
+
 def safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
     """`candidate` when it is a path on this site, else `default` (no open redirects)."""
     if candidate and url_has_allowed_host_and_scheme(
@@ -36,7 +41,7 @@ def writes_need_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if settings.TRACKER_REQUIRE_AUTH and not request.user.is_authenticated:
+        if not can_write(request):
             if request.method == "GET":
                 back = request.get_full_path()
             else:

@@ -20,7 +20,7 @@ from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_servi
 from tracker.models import Issue, IssueEvent, User
 from tracker.templatetags.issue_ui import status_label
 
-from .access import actor_of, writes_need_login
+from .access import actor_of, can_write, writes_need_login
 
 WEB = IssueEvent.Source.WEB
 Status = Issue.Status
@@ -44,10 +44,6 @@ def _issue_or_404(issue_id: int) -> Issue:
         return selectors.issue_detail(issue_id=issue_id)
     except IssueNotFound as exc:
         raise Http404(exc.message) from exc
-
-
-def _can_write(request: HttpRequest) -> bool:
-    return not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated
 
 
 def _comment_form(request: HttpRequest, data: Any = None) -> CommentForm:
@@ -83,7 +79,7 @@ def _issue_page(
         "issue": issue,
         "events": events,
         "newest_first": newest_first,
-        "can_write": _can_write(request),
+        "can_write": can_write(request),
         "comment_form": comment_form or _comment_form(request),
         "labels_form": labels_form,
         "status_actions": STATUS_ACTIONS[issue.status],

@@ -4,7 +4,6 @@ render; every rule is the service's."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +18,7 @@ from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors
 from tracker.models import Issue, IssueEvent
 from tracker.pagination import KeysetPage, clean_per_page, keyset_page
 
-from .access import actor_of, safe_next, writes_need_login
+from .access import actor_of, can_write, safe_next, writes_need_login
 
 WEB = IssueEvent.Source.WEB
 LIST_PER_PAGE = 50
@@ -77,7 +76,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         },
         "filtered": any(params.get(key) for key in ("q", "assignee_id", "label", "status")),
         "statuses": Issue.Status.choices,
-        "can_write": not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated,
+        "can_write": can_write(request),
     }
     return render(request, "tracker/issue_list.html", context, status=400 if errors else 200)
 
