@@ -1,7 +1,17 @@
 """The server-rendered pages, under /ui/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from .views import issue_page, issues
 
 app_name = "ui"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("issues/", issues.issue_list, name="issue-list"),
+    path("issues/new/", issues.issue_new, name="issue-new"),
+    path("issues/bulk-status/", issues.issue_bulk_status, name="issue-bulk-status"),
+    path("issues/<int:issue_id>/", issue_page.issue_detail, name="issue-detail"),
+    path("issues/<int:issue_id>/edit/", issue_page.issue_edit, name="issue-edit"),
+    path("issues/<int:issue_id>/labels/", issue_page.issue_labels, name="issue-labels"),
+    path("issues/<int:issue_id>/comments/", issue_page.issue_comment_add, name="issue-comment-add"),
+]

@@ -1,0 +1,186 @@
+"""`make bench`: fill a scratch database and print figures, each beside a baseline measured
+in the same run.
+
+    python bench/run.py [--rows 1000000] [--bulk 10000]
+
+- CSV import of N rows with `manage.py import_issues` (rows/s and peak RSS), against
+  PostgreSQL's own `COPY` of the same rows into the same table.
+- Bulk status change of 10,000 issues through the service, against one raw `UPDATE`.
+- Each report over the N issues, against the same SQL run directly (bench/reports_bench.py).
+
+It uses the database `issuetracker_bench` on the server of DATABASE_URL (created when
+missing, emptied before each figure); nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT))
+
+
+def bench_database_url() -> str:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuetracker")
+    return base.rsplit("/", 1)[0] + "/issuetracker_bench"
+
+
+os.environ["DATABASE_URL"] = bench_database_url()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
+os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-key")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
+
+STATUSES = ("open", "in_progress", "closed")
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+
+
+def write_csv(path: Path, rows: int, user_ids: list[int]) -> None:
+    """A realistic import file: every column, some quoting, labels on a third of the rows."""
+    rng = random.Random(42)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["title", "assignee_id", "status", "description", "labels"])
+        for n in range(rows):
+            writer.writerow(
+                [
+                    f'Issue {n}: checkout fails, "sometimes"',
+                    rng.choice(user_ids),
+                    STATUSES[n % 3],
+                    f"Steps to reproduce #{n}",
+                    "bug;urgent" if n % 3 == 0 else "",
+                ]
+            )
+
+
+def truncate(cursor) -> None:
+    cursor.execute("TRUNCATE issue_events, issue_labels, comments, issues RESTART IDENTITY CASCADE")
+
+
+def copy_baseline(path: Path) -> float:
+    """Seconds for PostgreSQL's COPY of the same rows into `issues` (labels and events,
+    which COPY cannot derive, are left out: the baseline is the floor, not a twin)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        truncate(cursor)
+        cursor.execute(
+            "CREATE TEMP TABLE bench_csv (title text, assignee_id bigint, status text, "
+            "description text, labels text)"
+        )
+    started = time.perf_counter()
+    with connection.cursor() as cursor, path.open(encoding="utf-8") as handle:
+        cursor.copy_expert("COPY bench_csv FROM STDIN WITH (FORMAT csv, HEADER true)", handle)
+        cursor.execute(
+            "INSERT INTO issues (title, description, status, assignee_id, version, created_at, "
+            "updated_at, resolved_at) SELECT title, description, status, assignee_id, 1, now(), "
+            "now(), CASE WHEN status = 'closed' THEN now() END FROM bench_csv"
+        )
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_csv")
+        truncate(cursor)
+    return elapsed
+
+
+def import_command(path: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of `manage.py import_issues` in its own process."""
+    started = time.perf_counter()
+    manage("import_issues", str(path))
+    elapsed = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, peak_kb / 1024
+
+
+def bench_bulk(count: int) -> tuple[float, float]:
+    """Seconds to close `count` issues through the service, and through one raw UPDATE."""
+    from django.db import connection
+
+    from tracker import services
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM issues WHERE status <> 'closed' ORDER BY id LIMIT %s", [count * 2]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    service_ids, raw_ids = ids[:count], ids[count:]
+    started = time.perf_counter()
+    services.issues_bulk_set_status(issue_ids=service_ids, status="closed")
+    service_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE issues SET status = 'closed', resolved_at = now(), updated_at = now(), "
+            "version = version + 1 WHERE id = ANY(%s)",
+            [raw_ids],
+        )
+    raw_seconds = time.perf_counter() - started
+    return service_seconds, raw_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--bulk", type=int, default=10_000)
+    args = parser.parse_args()
+
+    manage("ensure_database")
+    manage("migrate", "--no-input", "-v", "0")
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench.reports_bench import bench_reports
+    from tracker.models import User
+
+    with connection.cursor() as cursor:
+        truncate(cursor)
+    user_ids = list(User.objects.values_list("id", flat=True)[:50])
+    if len(user_ids) < 50:
+        User.objects.bulk_create(User(name=f"Bench user {n}") for n in range(50 - len(user_ids)))
+        user_ids = list(User.objects.values_list("id", flat=True)[:50])
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"issues-{args.rows}.csv"
+    if not path.exists():
+        print(f"writing {path} ...", flush=True)
+        write_csv(path, args.rows, user_ids)
+    size_mb = path.stat().st_size / 1e6
+
+    copy_seconds = copy_baseline(path)
+    import_seconds, peak_mb = import_command(path)
+    print(f"\nCSV import of {args.rows:,} rows ({size_mb:.0f} MB)")
+    print(f"  import_issues : {import_seconds:7.2f} s  {args.rows / import_seconds:10,.0f} rows/s")
+    print(f"  raw COPY      : {copy_seconds:7.2f} s  {args.rows / copy_seconds:10,.0f} rows/s")
+    print(f"  speed vs COPY : {copy_seconds / import_seconds:.2f}  (goal >= 0.50)")
+    print(f"  peak RSS      : {peak_mb:7.0f} MB  (goal < 300 MB)")
+
+    service_seconds, raw_seconds = bench_bulk(args.bulk)
+    print(f"\nBulk status change of {args.bulk:,} issues")
+    print(f"  service       : {service_seconds:7.3f} s  (lock, update, one event per issue)")
+    print(f"  raw UPDATE    : {raw_seconds:7.3f} s  (ratio {service_seconds / raw_seconds:.1f}x)")
+
+    print(f"\nReports over {args.rows:,} issues (median of runs)")
+    for row in bench_reports(args.rows):
+        print(
+            f"  {row['name']:<22}: {row['ms']:8.1f} ms   raw SQL {row['raw_sql_ms']:8.1f} ms"
+            f"   ratio {row['ratio']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

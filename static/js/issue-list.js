@@ -1,0 +1,15 @@
+// "Select every issue on this page" for the bulk status form. Without JavaScript the
+// box stays hidden and each row is picked on its own.
+(function () {
+  const all = document.getElementById("select-all");
+  if (!all) return;
+  const boxes = () => Array.from(document.querySelectorAll('input[name="issue_ids"]'));
+  all.hidden = false;
+  all.addEventListener("change", () => boxes().forEach((box) => { box.checked = all.checked; }));
+  document.addEventListener("change", (event) => {
+    if (event.target.name !== "issue_ids") return;
+    const picked = boxes().filter((box) => box.checked).length;
+    all.checked = picked > 0 && picked === boxes().length;
+    all.indeterminate = picked > 0 && !all.checked;
+  });
+})();

@@ -1,0 +1,588 @@
+"""The issue pages through Django's test client: wiring, messages, errors, the conflict
+flow, bulk changes, logins and query counts. The rules themselves are tested on the
+services (test_services.py)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from tracker import services
+from tracker.models import Comment, Issue, IssueEvent, Label, User
+
+from .factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("ui:issue-list")
+NEW = reverse("ui:issue-new")
+BULK = reverse("ui:issue-bulk-status")
+
+
+def detail(issue_id: int) -> str:
+    return reverse("ui:issue-detail", kwargs={"issue_id": issue_id})
+
+
+def edit(issue_id: int) -> str:
+    return reverse("ui:issue-edit", kwargs={"issue_id": issue_id})
+
+
+def labels_url(issue_id: int) -> str:
+    return reverse("ui:issue-labels", kwargs={"issue_id": issue_id})
+
+
+def comments_url(issue_id: int) -> str:
+    return reverse("ui:issue-comment-add", kwargs={"issue_id": issue_id})
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def text(response) -> str:
+    """The page as text a person reads: tags dropped, entities decoded, spaces collapsed."""
+    body = re.sub(r"<[^>]+>", " ", response.content.decode())
+    return re.sub(r"\s+", " ", unescape(body))
+
+
+def hidden_inputs(response, form_action: str) -> list[tuple[str, str]]:
+    """The hidden inputs of the form posting to `form_action`, as a browser would send them."""
+    html = response.content.decode()
+    start = html.index(f'action="{form_action}"')
+    form = html[start : html.index("</form>", start)]
+    return [
+        (unescape(name), unescape(value))
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+        if name != "csrfmiddlewaretoken"
+    ]
+
+
+def edit_post(issue: Issue, **changes) -> dict:
+    """What the edit form sends: every field with the value read (`initial-*`), changed ones
+    with the new value."""
+    data = {"version": issue.version}
+    for field in ("title", "description", "status"):
+        data[field] = data[f"initial-{field}"] = getattr(issue, field)
+    data["assignee_id"] = data["initial-assignee_id"] = issue.assignee_id or ""
+    data.update(changes)
+    return data
+
+
+# --- Issue list
+
+
+def test_list_shows_issues_counts_and_coloured_label_chips(client):
+    alice = UserFactory(name="Alice")
+    services.label_save(name="bug", color="#ffee00")
+    services.label_save(name="urgent", color="#1f2328")
+    services.issue_create(title="Login broken", labels=["bug", "urgent"], assignee_id=alice.pk)
+    services.issue_create(title="Docs typo", status="closed")
+    response = client.get(LIST)
+    assert response.status_code == 200
+    page = text(response)
+    assert "Login broken" in page and "Docs typo" in page
+    assert "All 2" in page and "Open 1" in page and "In progress 0" in page and "Closed 1" in page
+    html = response.content.decode()
+    # Dark text on a light label, light text on a dark one; the name is always written.
+    assert 'style="background:#ffee00;color:#000000">bug</span>' in html
+    assert 'style="background:#1f2328;color:#ffffff">urgent</span>' in html
+    assert '<span class="badge status-closed">Closed</span>' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [
+        ("status=closed", ["Beta"], ["Alpha", "Gamma"]),
+        ("assignee_id=none", ["Beta", "Gamma"], ["Alpha"]),
+        ("label=BUG", ["Alpha"], ["Beta", "Gamma"]),
+        ("q=gam", ["Gamma"], ["Alpha", "Beta"]),
+    ],
+)
+def test_list_filters(client, query, shown, hidden):
+    alice = UserFactory(name="Alice")
+    services.issue_create(title="Alpha", assignee_id=alice.pk, labels=["bug"])
+    services.issue_create(title="Beta", status="closed")
+    services.issue_create(title="Gamma")
+    page = text(client.get(f"{LIST}?{query}"))
+    for title in shown:
+        assert title in page
+    for title in hidden:
+        assert title not in page
+
+
+def test_list_counts_follow_the_other_filters_but_not_the_status(client):
+    services.issue_create(title="Alpha one", status="closed")
+    services.issue_create(title="Alpha two")
+    services.issue_create(title="Beta")
+    page = text(client.get(f"{LIST}?q=alpha&status=open"))
+    assert "All 2" in page and "Open 1" in page and "Closed 1" in page
+    assert "Alpha two" in page and "Alpha one" not in page
+
+
+def test_list_sorts_and_walks_pages_both_ways(client):
+    for title in ["b", "d", "a", "c", "e"]:
+        services.issue_create(title=f"Item {title}")
+    first = client.get(f"{LIST}?ordering=title&per_page=2")
+    assert re.findall(r"Item [a-e]", text(first)) == ["Item a", "Item b"]
+    next_href = unescape(re.search(r'rel="next" href="([^"]+)"', first.content.decode())[1])
+    second = client.get(LIST + next_href)
+    assert re.findall(r"Item [a-e]", text(second)) == ["Item c", "Item d"]
+    prev_href = unescape(re.search(r'rel="prev" href="([^"]+)"', second.content.decode())[1])
+    assert re.findall(r"Item [a-e]", text(client.get(LIST + prev_href))) == ["Item a", "Item b"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("assignee_id=abc", "Enter a user id or none."),
+        ("ordering=colour", "ordering must be one of"),
+        ("cursor=%%%", "Invalid cursor"),
+    ],
+)
+def test_list_reports_bad_parameters_on_the_page(client, query, message):
+    response = client.get(f"{LIST}?{query}")
+    assert response.status_code == 400
+    assert message in text(response)
+
+
+# --- Bulk status
+
+
+def test_bulk_close_changes_every_selected_issue_and_returns_to_the_list(client):
+    one, two, other = (services.issue_create(title=t) for t in ("One", "Two", "Other"))
+    back = f"{LIST}?q=o"
+    response = client.post(BULK, {"issue_ids": [one.pk, two.pk], "status": "closed", "next": back})
+    assert response.status_code == 302 and response.url == back
+    assert messages_of(response) == ["2 issues set to Closed."]
+    statuses = dict(Issue.objects.values_list("id", "status"))
+    assert statuses == {one.pk: "closed", two.pk: "closed", other.pk: "open"}
+    assert IssueEvent.objects.filter(event="issue_closed", source="web").count() == 2
+
+
+def test_refused_bulk_change_shows_the_reason_and_changes_nothing(client):
+    open_issue = services.issue_create(title="Open")
+    closed = services.issue_create(title="Closed", status="closed")
+    response = client.post(
+        BULK, {"issue_ids": [open_issue.pk, closed.pk], "status": "closed"}, follow=True
+    )
+    assert f"Nothing was changed: Issue {closed.pk} already closed." in text(response)
+    open_issue.refresh_from_db()
+    assert open_issue.status == "open"
+
+
+def test_bulk_with_nothing_selected_asks_for_a_selection(client):
+    response = client.post(BULK, {"status": "closed"}, follow=True)
+    assert "Select at least one issue." in text(response)
+
+
+def test_bulk_does_not_redirect_off_site(client):
+    issue = services.issue_create(title="One")
+    response = client.post(
+        BULK, {"issue_ids": [issue.pk], "status": "closed", "next": "https://evil.example/"}
+    )
+    assert response.url == LIST
+
+
+# --- New issue
+
+
+def test_new_issue_form_creates_the_issue_with_labels_and_redirects(client):
+    alice = UserFactory(name="Alice")
+    services.label_save(name="bug")
+    assert client.get(NEW).status_code == 200
+    response = client.post(
+        NEW,
+        {
+            "title": "Crash on save",
+            "description": "Line one\r\nLine two",
+            "status": "in_progress",
+            "assignee_id": alice.pk,
+            "labels": ["bug"],
+            "new_labels": "backend, ui,",
+        },
+    )
+    issue = Issue.objects.get()
+    assert response.status_code == 302 and response.url == detail(issue.pk)
+    assert messages_of(response) == [f"Issue #{issue.pk} created."]
+    assert (issue.title, issue.description, issue.status, issue.assignee_id) == (
+        "Crash on save",
+        "Line one\nLine two",
+        "in_progress",
+        alice.pk,
+    )
+    assert sorted(issue.labels.values_list("name", flat=True)) == ["backend", "bug", "ui"]
+    assert IssueEvent.objects.get(issue=issue).source == "web"
+
+
+def test_new_issue_form_shows_the_service_message_and_keeps_the_input(client):
+    response = client.post(NEW, {"title": "  ", "description": "Keep me"})
+    assert response.status_code == 400
+    assert "Title is required" in text(response)
+    assert "Keep me" in response.content.decode()
+    assert not Issue.objects.exists()
+
+
+# --- Issue page
+
+
+def test_issue_page_shows_fields_comments_and_readable_history(client):
+    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    issue = services.issue_create(
+        title="Login bug", description="Steps", assignee_id=alice.pk, actor=alice
+    )
+    services.issue_update(issue_id=issue.pk, version=1, status="closed", actor=bob, source="web")
+    services.issue_labels_replace(issue_id=issue.pk, labels=["bug"], actor=bob, source="web")
+    services.comment_add(issue_id=issue.pk, author_id=alice.pk, body="Fixed in 1.2")
+    response = client.get(detail(issue.pk))
+    assert response.status_code == 200
+    page = text(response)
+    for expected in [
+        "Login bug",
+        "Steps",
+        "Closed",
+        "Alice",
+        "Resolved",
+        "Fixed in 1.2",
+        "Alice opened this issue via the API",
+        "Bob closed this issue",
+        "Bob added bug",
+        "Alice commented via the API",
+    ]:
+        assert expected in page
+    assert re.search(
+        r'<time datetime="[^"]+" title="[^"]+">just now</time>', response.content.decode()
+    )
+
+
+def test_history_can_be_read_newest_first(client):
+    issue = services.issue_create(title="Order")
+    services.issue_update(issue_id=issue.pk, version=1, status="closed")
+    oldest = text(client.get(detail(issue.pk)))
+    newest = text(client.get(detail(issue.pk) + "?order=newest"))
+    assert oldest.index("opened this issue") < oldest.index("closed this issue")
+    assert newest.index("closed this issue") < newest.index("opened this issue")
+
+
+def test_missing_issue_is_a_404_page(client):
+    assert client.get(detail(999_999)).status_code == 404
+    assert client.get(edit(999_999)).status_code == 404
+
+
+# --- Edit and conflicts
+
+
+def test_edit_form_carries_the_version_and_saves_only_changed_fields(client):
+    issue = services.issue_create(title="Old title", description="Old text")
+    response = client.get(edit(issue.pk))
+    assert '<input type="hidden" name="version" value="1"' in response.content.decode()
+    response = client.post(edit(issue.pk), edit_post(issue, title="New title"))
+    assert response.status_code == 302 and response.url == detail(issue.pk)
+    assert messages_of(response) == [f"Issue #{issue.pk} updated."]
+    issue.refresh_from_db()
+    assert (issue.title, issue.description, issue.version) == ("New title", "Old text", 2)
+    assert list(issue.events.values_list("event", flat=True)) == ["issue_created", "title_changed"]
+
+
+def test_edit_without_changes_writes_nothing(client):
+    issue = services.issue_create(title="Same")
+    response = client.post(edit(issue.pk), edit_post(issue), follow=True)
+    assert "Nothing to save" in text(response)
+    issue.refresh_from_db()
+    assert issue.version == 1
+
+
+def test_edit_shows_service_errors_on_the_form(client):
+    issue = services.issue_create(title="Valid")
+    response = client.post(edit(issue.pk), edit_post(issue, title=" ", status="done"))
+    assert response.status_code == 400
+    assert "Title is required" in text(response)
+
+
+def test_quick_status_button_closes_the_issue(client):
+    issue = services.issue_create(title="Quick")
+    page = client.get(detail(issue.pk))
+    assert "Close issue" in text(page)
+    response = client.post(
+        edit(issue.pk), {"version": 1, "status": "closed", "initial-status": "open"}
+    )
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert (issue.status, issue.title) == ("closed", "Quick")
+
+
+def test_conflict_page_shows_their_changes_and_applies_mine_without_losing_theirs(client):
+    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    issue = services.issue_create(title="Shared", description="Start")
+    read = Issue.objects.get(pk=issue.pk)
+    # Bob saves first: a new title and an assignee.
+    services.issue_update(
+        issue_id=issue.pk, version=1, title="Bob's title", assignee_id=bob.pk, actor=bob
+    )
+    # Alice, still on version 1, changes the status and the description.
+    response = client.post(
+        edit(issue.pk), edit_post(read, status="in_progress", description="Alice's text")
+    )
+    assert response.status_code == 409
+    page = text(response)
+    assert "Someone else changed this issue" in page
+    assert "Bob changed the title from Shared to Bob's title via the API" in page
+    assert "Bob assigned Bob" in page
+    assert "Status In progress Open" in page
+    assert "Description Alice's text Start" in page
+    issue.refresh_from_db()
+    assert issue.version == 2  # nothing of Alice's was written
+
+    # "Apply mine over theirs" re-sends only Alice's fields against the current version.
+    form = hidden_inputs(response, edit(issue.pk))
+    assert ("version", "2") in form
+    response = client.post(edit(issue.pk), dict(form))
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert (issue.title, issue.assignee_id, issue.status, issue.description) == (
+        "Bob's title",
+        bob.pk,
+        "in_progress",
+        "Alice's text",
+    )
+    # "Start again from theirs" opens the edit form on the current version.
+    assert (
+        f'href="{edit(issue.pk)}"'
+        in client.post(edit(issue.pk), edit_post(read, title="Late")).content.decode()
+    )
+    assert alice  # Alice is the visitor here; the open model records no actor
+
+
+# --- Labels
+
+
+def test_labels_form_replaces_labels_in_one_step(client):
+    services.label_save(name="bug", color="#d73a4a")
+    services.label_save(name="docs")
+    issue = services.issue_create(title="Labelled", labels=["docs"])
+    page = client.get(detail(issue.pk)).content.decode()
+    assert 'name="labels" value="docs" checked' in page
+    response = client.post(
+        labels_url(issue.pk), {"version": 1, "labels": ["bug"], "new_labels": "Needs review"}
+    )
+    assert response.status_code == 302
+    assert messages_of(response) == ["Labels saved: bug, Needs review."]
+    assert sorted(issue.labels.values_list("name", flat=True)) == ["Needs review", "bug"]
+    assert Label.objects.filter(name="Needs review").exists()
+
+
+def test_labels_conflict_offers_to_apply_mine(client):
+    issue = services.issue_create(title="Labelled", labels=["docs"])
+    services.issue_update(issue_id=issue.pk, version=1, title="Renamed")
+    response = client.post(labels_url(issue.pk), {"version": 1, "labels": ["docs", "bug"]})
+    assert response.status_code == 409
+    assert "Labels docs, bug docs" in text(response)
+    form = hidden_inputs(response, labels_url(issue.pk))
+    assert form == [("version", "2"), ("labels", "docs"), ("labels", "bug")]
+    response = client.post(labels_url(issue.pk), {"version": 2, "labels": ["docs", "bug"]})
+    assert response.status_code == 302
+    assert sorted(issue.labels.values_list("name", flat=True)) == ["bug", "docs"]
+
+
+def test_labels_form_shows_service_errors(client):
+    issue = services.issue_create(title="Labelled")
+    response = client.post(labels_url(issue.pk), {"version": 1, "new_labels": "x" * 60})
+    assert response.status_code == 400
+    assert "is too long (max 50)" in text(response)
+
+
+# --- Comments
+
+
+def test_comment_is_added_as_the_chosen_person(client):
+    alice = UserFactory(name="Alice")
+    issue = services.issue_create(title="Talk")
+    response = client.post(comments_url(issue.pk), {"body": "Hello", "author_id": alice.pk})
+    assert response.status_code == 302 and response.url == detail(issue.pk) + "#comments"
+    assert messages_of(response) == ["Comment added."]
+    comment = Comment.objects.get()
+    assert (comment.author, comment.body) == (alice, "Hello")
+    assert issue.events.get(event="comment_added").source == "web"
+
+
+def test_comment_form_defaults_to_the_logged_in_person(client, login_user):
+    issue = services.issue_create(title="Talk")
+    client.force_login(login_user)
+    page = client.get(detail(issue.pk)).content.decode()
+    assert f'<option value="{login_user.pk}" selected>' in page
+
+
+# --- Logins
+
+
+def test_with_auth_required_writing_pages_send_visitors_to_login(client, settings):
+    settings.TRACKER_REQUIRE_AUTH = True
+    issue = services.issue_create(title="Guarded")
+    response = client.get(NEW)
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/?next=")
+    response = client.post(
+        comments_url(issue.pk), {"body": "Hi"}, HTTP_REFERER=f"http://testserver{detail(issue.pk)}"
+    )
+    assert response.status_code == 302 and "/accounts/login/" in response.url
+    assert "next=http%3A//testserver/ui/issues/" in response.url
+    assert not Comment.objects.exists()
+    for url in (BULK, labels_url(issue.pk), edit(issue.pk)):
+        assert client.post(url, {}).url.startswith("/accounts/login/")
+    page = client.get(detail(issue.pk))
+    assert page.status_code == 200
+    assert "Log in to comment" in text(page) and "Edit labels" not in text(page)
+    listing = client.get(LIST)
+    assert "Log in to change the status of several issues" in text(listing)
+    assert 'name="issue_ids"' not in listing.content.decode()
+
+
+def test_with_auth_required_the_logged_in_user_is_author_and_actor(client, settings, login_user):
+    settings.TRACKER_REQUIRE_AUTH = True
+    client.force_login(login_user)
+    assert 'name="author_id"' not in client.get(NEW).content.decode()
+    response = client.post(NEW, {"title": "Mine"})
+    issue = Issue.objects.get()
+    assert response.status_code == 302
+    client.post(comments_url(issue.pk), {"body": "Noted"})
+    assert Comment.objects.get().author == login_user
+    assert set(issue.events.values_list("actor", flat=True)) == {login_user.pk}
+    page = text(client.get(detail(issue.pk)))
+    assert "Commenting as Staff Sam" in page
+
+
+def test_logging_in_and_out_is_confirmed(client):
+    User.objects.create_user("sam", "correct-horse-battery", name="Sam Carter")
+    response = client.post(
+        reverse("login"), {"username": "sam", "password": "correct-horse-battery"}, follow=True
+    )
+    assert "Logged in as Sam Carter." in text(response)
+    response = client.post(reverse("logout"), follow=True)
+    assert "Logged out." in text(response)
+
+
+def test_without_auth_required_anyone_may_write(client, settings):
+    settings.TRACKER_REQUIRE_AUTH = False
+    assert client.post(NEW, {"title": "Open model"}).status_code == 302
+
+
+# --- Safety
+
+
+def test_user_text_is_escaped_everywhere(client):
+    script = "<script>alert(1)</script>"
+    evil = UserFactory(name=script)
+    services.label_save(name=script, color="#000000")
+    issue = services.issue_create(title=script, description=script, labels=[script])
+    services.issue_update(issue_id=issue.pk, version=1, title=script + "!", assignee_id=evil.pk)
+    services.comment_add(issue_id=issue.pk, author_id=evil.pk, body=script)
+    for url in (LIST, detail(issue.pk), edit(issue.pk)):
+        html = client.get(url).content.decode()
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_every_form_is_csrf_protected(client):
+    issue = services.issue_create(title="Guarded")
+    for url in (LIST, NEW, detail(issue.pk), edit(issue.pk)):
+        html = client.get(url).content.decode()
+        assert html.count('method="post"') == html.count('name="csrfmiddlewaretoken"')
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(NEW, {"title": "No token"}).status_code == 403
+    assert strict.post(BULK, {"issue_ids": [issue.pk], "status": "closed"}).status_code == 403
+
+
+# --- The page and the API say the same thing
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("blank_title", "Title is required"),
+        ("bad_status", "Invalid status 'done'"),
+        ("unknown_assignee", "Invalid assignee_id"),
+        ("empty_comment", "Empty comment"),
+        ("blank_title_on_edit", "Title is required"),
+    ],
+)
+def test_same_bad_input_same_message_on_page_and_api(client, api, case, message):
+    author = UserFactory(name="Author")
+    issue = services.issue_create(title="Existing")
+    page_url, page_data, api_call = {
+        "blank_title": (NEW, {"title": " "}, ("post", "/issues", {"title": " "})),
+        "bad_status": (
+            NEW,
+            {"title": "T", "status": "done"},
+            ("post", "/issues", {"title": "T", "status": "done"}),
+        ),
+        "unknown_assignee": (
+            NEW,
+            {"title": "T", "assignee_id": 999_999},
+            ("post", "/issues", {"title": "T", "assignee_id": 999_999}),
+        ),
+        "empty_comment": (
+            comments_url(issue.pk),
+            {"body": "  ", "author_id": author.pk},
+            ("post", f"/issues/{issue.pk}/comments", {"body": "  ", "author_id": author.pk}),
+        ),
+        "blank_title_on_edit": (
+            edit(issue.pk),
+            edit_post(issue, title=""),
+            ("patch", f"/issues/{issue.pk}", {"title": "", "version": 1}),
+        ),
+    }[case]
+    page = client.post(page_url, page_data)
+    assert page.status_code == 400
+    assert message in text(page)
+    method, path, body = api_call
+    answer = getattr(api, method)(path, body, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == message
+
+
+# --- Query counts: a fixed number whatever the data
+
+
+def _populate(count: int) -> Issue:
+    people = [UserFactory(name=f"Person {n}") for n in range(3)]
+    for n in range(3):
+        services.label_save(name=f"label {n}", color="#0969da")
+    issue = None
+    for n in range(count):
+        issue = services.issue_create(
+            title=f"Issue {n}",
+            assignee_id=people[n % 3].pk,
+            labels=[f"label {n % 3}", f"label {(n + 1) % 3}"],
+            actor=people[0],
+        )
+        services.issue_update(issue_id=issue.pk, version=1, status="closed", actor=people[1])
+        services.comment_add(issue_id=issue.pk, author_id=people[n % 3].pk, body="Seen")
+    # The last issue gets a long history of its own.
+    for n in range(count):
+        services.comment_add(issue_id=issue.pk, author_id=people[n % 3].pk, body=f"Note {n}")
+    return issue
+
+
+@pytest.mark.parametrize("size", [2, 40])
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_pages_render_in_a_fixed_number_of_queries(
+    client, login_user, django_assert_max_num_queries, size, logged_in
+):
+    issue = _populate(size)
+    if logged_in:
+        client.force_login(login_user)
+    # Login adds the session and the user; every other query is the page's own.
+    extra = 2 if logged_in else 0
+    budgets = {
+        LIST: 5,  # users, labels, the page, its labels, the counts per status
+        f"{LIST}?status=closed&label=label+1&q=Issue&ordering=-updated_at": 5,
+        detail(issue.pk): 7,  # issue, labels, comments, exists, events, users, all labels
+        edit(issue.pk): 4,  # issue, labels, comments (issue_detail), users
+        NEW: 2,  # users, labels
+    }
+    for url, budget in budgets.items():
+        with django_assert_max_num_queries(budget + extra):
+            assert client.get(url).status_code == 200

@@ -1,0 +1,52 @@
+"""Who may write through the pages, and as whom."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from tracker.models import User
+
+
+def actor_of(request: HttpRequest) -> User | None:
+    return request.user if request.user.is_authenticated else None
+
+
+def can_write(request: HttpRequest) -> bool:
+    """Whether the pages should offer this visitor their forms."""
+    return not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated
+
+
+def safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
+    """`candidate` when it is a path on this site, else `default` (no open redirects)."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default
+
+
+def writes_need_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """With TRACKER_REQUIRE_AUTH on, send anonymous visitors to the login page first.
+
+    Read at request time, not import time, so tests (and a restart-free settings change)
+    see the current value. A refused POST comes back to the page it was sent from, since
+    the POST-only address itself cannot be shown after logging in.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not can_write(request):
+            if request.method == "GET":
+                back = request.get_full_path()
+            else:
+                back = safe_next(request, request.headers.get("Referer"), "/ui/issues/")
+            return redirect_to_login(back)
+        return view(request, *args, **kwargs)
+
+    return wrapped

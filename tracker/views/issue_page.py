@@ -1,0 +1,254 @@
+"""The issue page (details, labels, comments, timeline) and its edit form, with the
+conflict page shown when someone else changed the issue since it was read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from tracker import selectors, services
+from tracker.errors import IssueNotFound, VersionConflict
+from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_service_errors
+from tracker.models import Issue, IssueEvent, User
+from tracker.templatetags.issue_ui import status_label
+
+from .access import actor_of, can_write, writes_need_login
+
+WEB = IssueEvent.Source.WEB
+Status = Issue.Status
+# The one-click status changes offered beside the title, by current status.
+STATUS_ACTIONS = {
+    Status.OPEN: [(Status.IN_PROGRESS, "Start progress"), (Status.CLOSED, "Close issue")],
+    Status.IN_PROGRESS: [(Status.OPEN, "Stop progress"), (Status.CLOSED, "Close issue")],
+    Status.CLOSED: [(Status.OPEN, "Reopen issue")],
+}
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    field: str
+    yours: str
+    theirs: str
+
+
+def _issue_or_404(issue_id: int) -> Issue:
+    try:
+        return selectors.issue_detail(issue_id=issue_id)
+    except IssueNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _comment_form(request: HttpRequest, data: Any = None) -> CommentForm:
+    # With logins required the author is the logged-in user; otherwise the visitor picks
+    # one (the open model of the original system), defaulting to themselves.
+    if settings.TRACKER_REQUIRE_AUTH:
+        return CommentForm(data, users=None)
+    actor = actor_of(request)
+    return CommentForm(
+        data, users=selectors.user_list(), initial={"author_id": actor.pk if actor else None}
+    )
+
+
+def _issue_page(
+    request: HttpRequest,
+    issue_id: int,
+    *,
+    comment_form: CommentForm | None = None,
+    labels_form: IssueLabelsForm | None = None,
+) -> HttpResponse:
+    issue = _issue_or_404(issue_id)
+    newest_first = request.GET.get("order") == "newest"
+    events = selectors.issue_timeline(issue_id=issue_id)
+    if newest_first:
+        events.reverse()
+    if labels_form is None:
+        labels_form = IssueLabelsForm(
+            initial={"version": issue.version, "labels": [lab.name for lab in issue.labels.all()]}
+        )
+        labels_form.set_label_choices(selectors.label_list())
+    context = {
+        "nav": "issues",
+        "issue": issue,
+        "events": events,
+        "newest_first": newest_first,
+        "can_write": can_write(request),
+        "comment_form": comment_form or _comment_form(request),
+        "labels_form": labels_form,
+        "status_actions": STATUS_ACTIONS[issue.status],
+    }
+    failed = (comment_form and comment_form.errors) or labels_form.errors
+    return render(request, "tracker/issue_detail.html", context, status=400 if failed else 200)
+
+
+@require_GET
+def issue_detail(request: HttpRequest, issue_id: int) -> HttpResponse:
+    return _issue_page(request, issue_id)
+
+
+@writes_need_login
+def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
+    issue = _issue_or_404(issue_id)
+    users = list(selectors.user_list())
+    if request.method != "POST":
+        form = IssueEditForm(initial=IssueEditForm.initial_for(issue), users=users)
+    else:
+        form = IssueEditForm(request.POST, users=users)
+        if form.is_valid():
+            changes = form.changes()
+            if not changes:
+                messages.info(request, "Nothing to save: no field was changed.")
+                return redirect("ui:issue-detail", issue_id=issue_id)
+            try:
+                services.issue_update(
+                    issue_id=issue_id,
+                    version=form.cleaned_data["version"],
+                    actor=actor_of(request),
+                    source=WEB,
+                    **changes,
+                )
+            except IssueNotFound as exc:
+                raise Http404(exc.message) from exc
+            except VersionConflict:
+                return _edit_conflict(request, issue_id, form, changes, users)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"Issue #{issue_id} updated.")
+                return redirect("ui:issue-detail", issue_id=issue_id)
+    return render(
+        request,
+        "tracker/issue_edit.html",
+        {"nav": "issues", "issue": issue, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _edit_conflict(
+    request: HttpRequest,
+    issue_id: int,
+    form: IssueEditForm,
+    changes: dict[str, Any],
+    users: list[User],
+) -> HttpResponse:
+    """Nothing was written. Show what the others changed since the version this person read,
+    their values beside the current ones, and a form that re-sends only this person's
+    changes against the current version (so the fields they did not touch stay as they are)."""
+    current = _issue_or_404(issue_id)
+    names = {user.pk: user.name for user in users}
+
+    def shown(field: str, value: Any) -> str:
+        if field == "status":
+            return status_label(value)
+        if field == "assignee_id":
+            return names.get(value, f"user {value}") if value else "Nobody"
+        return value or ""
+
+    rows = [
+        ConflictRow(
+            form.fields[field].label, shown(field, value), shown(field, getattr(current, field))
+        )
+        for field, value in changes.items()
+    ]
+    hidden = [("version", current.version)]
+    for field, value in changes.items():
+        hidden.append((field, "" if value is None else value))
+        theirs = getattr(current, field)
+        hidden.append((form[field].html_initial_name, "" if theirs is None else theirs))
+    return _conflict_page(request, current, form.cleaned_data["version"], rows, hidden, "edit")
+
+
+def _conflict_page(
+    request: HttpRequest,
+    issue: Issue,
+    read_version: int,
+    rows: list[ConflictRow],
+    hidden: list[tuple[str, Any]],
+    what: str,
+) -> HttpResponse:
+    action = "ui:issue-edit" if what == "edit" else "ui:issue-labels"
+    restart = "ui:issue-edit" if what == "edit" else "ui:issue-detail"
+    context = {
+        "nav": "issues",
+        "issue": issue,
+        "read_version": read_version,
+        "rows": rows,
+        "hidden": hidden,
+        "events": selectors.issue_events_since(issue_id=issue.pk, version=read_version),
+        "apply_url": reverse(action, kwargs={"issue_id": issue.pk}),
+        "restart_url": reverse(restart, kwargs={"issue_id": issue.pk}),
+    }
+    return render(request, "tracker/issue_conflict.html", context, status=409)
+
+
+@require_POST
+@writes_need_login
+def issue_labels(request: HttpRequest, issue_id: int) -> HttpResponse:
+    form = IssueLabelsForm(request.POST)
+    form.set_label_choices(selectors.label_list())
+    if form.is_valid():
+        names = form.label_names()
+        try:
+            _issue, labels = services.issue_labels_replace(
+                issue_id=issue_id,
+                labels=names,
+                version=form.cleaned_data["version"],
+                actor=actor_of(request),
+                source=WEB,
+            )
+        except IssueNotFound as exc:
+            raise Http404(exc.message) from exc
+        except VersionConflict:
+            return _labels_conflict(request, issue_id, form.cleaned_data["version"], names)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            shown = ", ".join(label.name for label in labels) or "none"
+            messages.success(request, f"Labels saved: {shown}.")
+            return redirect("ui:issue-detail", issue_id=issue_id)
+    return _issue_page(request, issue_id, labels_form=form)
+
+
+def _labels_conflict(
+    request: HttpRequest, issue_id: int, read_version: int, names: list[str]
+) -> HttpResponse:
+    current = _issue_or_404(issue_id)
+    theirs = [label.name for label in current.labels.all()]
+    rows = [ConflictRow("Labels", ", ".join(names) or "none", ", ".join(theirs) or "none")]
+    hidden: list[tuple[str, Any]] = [("version", current.version)]
+    hidden += [("labels", name) for name in names]
+    return _conflict_page(request, current, read_version, rows, hidden, "labels")
+
+
+@require_POST
+@writes_need_login
+def issue_comment_add(request: HttpRequest, issue_id: int) -> HttpResponse:
+    form = _comment_form(request, request.POST)
+    if form.is_valid():
+        actor = actor_of(request)
+        author_id = form.cleaned_data.get("author_id")
+        if author_id is None and actor is not None:
+            author_id = actor.pk
+        try:
+            services.comment_add(
+                issue_id=issue_id,
+                author_id=author_id,
+                body=form.cleaned_data["body"],
+                actor=actor,
+                source=WEB,
+            )
+        except IssueNotFound as exc:
+            raise Http404(exc.message) from exc
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Comment added.")
+            return redirect(reverse("ui:issue-detail", kwargs={"issue_id": issue_id}) + "#comments")
+    return _issue_page(request, issue_id, comment_form=form)

@@ -1,0 +1,140 @@
+"""The issue list (filters, sorting, keyset pages, counts per status, bulk status change)
+and the new issue form. Views parse input with a form, call one service or selector and
+render; every rule is the service's."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from tracker import selectors, services
+from tracker.errors import RuleViolation
+from tracker.filters import clean_ordering
+from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors
+from tracker.models import Issue, IssueEvent
+from tracker.pagination import KeysetPage, clean_per_page, keyset_page
+
+from .access import actor_of, can_write, safe_next, writes_need_login
+
+WEB = IssueEvent.Source.WEB
+LIST_PER_PAGE = 50
+DEFAULT_SORT = "-id"
+SORTS = (
+    ("-id", "Newest"),
+    ("id", "Oldest"),
+    ("-updated_at", "Recently updated"),
+    ("updated_at", "Least recently updated"),
+    ("title", "Title (A to Z)"),
+    ("-title", "Title (Z to A)"),
+    ("status", "Status"),
+)
+
+
+@require_GET
+def issue_list(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    errors: list[str] = []
+    page = KeysetPage([], None, None)
+    counts = dict.fromkeys(Issue.Status.values, 0)
+    ordering = params.get("ordering") or DEFAULT_SORT
+    try:
+        ordering = clean_ordering(ordering)
+        # One page of a keyset walk: page 10,000 costs what page 1 costs.
+        page = keyset_page(
+            selectors.issue_list(filters=params).select_related("assignee"),
+            order=ordering,
+            cursor=params.get("cursor") or None,
+            per_page=clean_per_page(params.get("per_page") or LIST_PER_PAGE),
+        )
+        counts = selectors.issue_status_counts(filters=params)
+    except ValidationError as exc:
+        errors = exc.messages
+    statuses = params.getlist("status")
+    context = {
+        "nav": "issues",
+        "page": page,
+        "errors": errors,
+        "status_tabs": [
+            (value, label, counts[value], statuses == [value])
+            for value, label in Issue.Status.choices
+        ],
+        "total": sum(counts.values()),
+        "all_selected": not statuses,
+        "users": selectors.user_list(),
+        "labels": selectors.label_list(),
+        "sorts": SORTS,
+        "ordering": ordering,
+        "filters": {
+            "q": params.get("q", ""),
+            "assignee_id": params.get("assignee_id", ""),
+            "label": params.get("label", ""),
+            "status": statuses[0] if len(statuses) == 1 else "",
+        },
+        "filtered": any(params.get(key) for key in ("q", "assignee_id", "label", "status")),
+        "statuses": Issue.Status.choices,
+        "can_write": can_write(request),
+    }
+    return render(request, "tracker/issue_list.html", context, status=400 if errors else 200)
+
+
+@require_POST
+@writes_need_login
+def issue_bulk_status(request: HttpRequest) -> HttpResponse:
+    form = BulkStatusForm(request.POST)
+    back = safe_next(request, request.POST.get("next"), reverse("ui:issue-list"))
+    if not form.is_valid():
+        for field_errors in form.errors.values():
+            for message in field_errors:
+                messages.error(request, message)
+        return redirect(back)
+    status = form.cleaned_data["status"]
+    try:
+        ids = services.issues_bulk_set_status(
+            issue_ids=form.cleaned_data["issue_ids"],
+            status=status,
+            actor=actor_of(request),
+            source=WEB,
+        )
+    except RuleViolation as exc:
+        messages.error(request, f"Nothing was changed: {exc.message}.")
+    except ValidationError as exc:
+        messages.error(request, f"Nothing was changed: {'; '.join(exc.messages)}.")
+    else:
+        label = Issue.Status(status).label
+        noun = "issue" if len(ids) == 1 else "issues"
+        messages.success(request, f"{len(ids)} {noun} set to {label}.")
+    return redirect(back)
+
+
+@writes_need_login
+def issue_new(request: HttpRequest) -> HttpResponse:
+    form = IssueCreateForm(
+        request.POST or None, users=selectors.user_list(), labels=selectors.label_list()
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            issue = services.issue_create(
+                title=data["title"],
+                description=data["description"],
+                status=data["status"],
+                assignee_id=data["assignee_id"],
+                labels=form.label_names(),
+                actor=actor_of(request),
+                source=WEB,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Issue #{issue.pk} created.")
+            return redirect("ui:issue-detail", issue_id=issue.pk)
+    return render(
+        request,
+        "tracker/issue_new.html",
+        {"nav": "new", "form": form},
+        status=400 if form.errors else 200,
+    )
