@@ -142,9 +142,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench.reports_bench import bench_reports
     from django.db import connection
 
-    from bench.reports_bench import bench_reports
     from tracker.models import User
 
     with connection.cursor() as cursor:
