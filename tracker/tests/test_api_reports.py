@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
 from .factories import IssueFactory, UserFactory
+from .test_openapi import assert_matches
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +161,24 @@ def test_reports_are_in_the_openapi_schema(api):
         assert {"200", "400"} <= set(operation["responses"])
     names = {p["name"] for p in paths["/reports/latency"]["get"]["parameters"]}
     assert names == {"since", "until"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_report_responses_match_the_schema(api, schema):
+    closed(T0, timedelta(hours=2), assignee=UserFactory())
+    for path, query in [
+        ("/reports/top-assignees", ""),
+        ("/reports/top-assignees", "?limit=0"),
+        ("/reports/latency", ""),
+        ("/reports/latency", "?since=nope"),
+        ("/reports/created-vs-resolved", "?interval=week"),
+        ("/reports/created-vs-resolved", "?interval=month"),
+    ]:
+        assert_matches(schema, path, "get", api.get(path + query))
+    with_nothing_resolved = api.get("/reports/latency?until=2000-01-01")
+    assert with_nothing_resolved.json()["average_resolution_time"] is None
+    assert_matches(schema, "/reports/latency", "get", with_nothing_resolved)
