@@ -123,10 +123,11 @@ _FILL_SQL = """
            1,
            created_at,
            created_at,
-           -- resolved_at exactly when closed (the CHECK constraint), never in the future.
+           -- resolved_at exactly when closed (the CHECK constraint), and in the past: a
+           -- recent issue is resolved within its age, without a pile-up at now().
            CASE WHEN status = 'closed'
-                THEN least(created_at + interval '1 minute' + power(t, 3) * interval '60 days',
-                           now())
+                THEN created_at + least(interval '1 minute' + power(t, 3) * interval '60 days',
+                                        (now() - created_at) * t)
            END
       FROM (
           SELECT g, a, t, created_at,

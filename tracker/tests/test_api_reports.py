@@ -182,3 +182,10 @@ def test_report_responses_match_the_schema(api, schema):
     with_nothing_resolved = api.get("/reports/latency?until=2000-01-01")
     assert with_nothing_resolved.json()["average_resolution_time"] is None
     assert_matches(schema, "/reports/latency", "get", with_nothing_resolved)
+
+
+def test_empty_parameters_mean_not_given(api):
+    IssueFactory(assignee=UserFactory())
+    assert len(api.get("/reports/top-assignees?limit=&status=").json()) == 1
+    assert api.get("/reports/latency?since=&until=").status_code == 200
+    assert len(api.get("/reports/created-vs-resolved?since=&until=").json()) == 30
