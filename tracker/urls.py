@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import issue_page, issues
+from .views import issue_page, issues, people, reports
 
 app_name = "ui"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("issues/<int:issue_id>/edit/", issue_page.issue_edit, name="issue-edit"),
     path("issues/<int:issue_id>/labels/", issue_page.issue_labels, name="issue-labels"),
     path("issues/<int:issue_id>/comments/", issue_page.issue_comment_add, name="issue-comment-add"),
+    path("reports/", reports.dashboard, name="reports"),
+    path("people/", people.people, name="people"),
 ]

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import views
+from . import reports, views
 
 
 def both(route: str, view, name: str) -> list:
@@ -21,5 +21,12 @@ urlpatterns = [
     ),
     *both(
         "issues/<int:issue_id>/timeline", views.IssueTimelineView.as_view(), "api-issue-timeline"
+    ),
+    *both("reports/top-assignees", reports.TopAssigneesView.as_view(), "api-report-top-assignees"),
+    *both("reports/latency", reports.LatencyView.as_view(), "api-report-latency"),
+    *both(
+        "reports/created-vs-resolved",
+        reports.CreatedVsResolvedView.as_view(),
+        "api-report-created-vs-resolved",
     ),
 ]

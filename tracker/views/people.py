@@ -1,0 +1,72 @@
+"""The people page: everyone with their open and closed issues, and a form to add someone."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from tracker import reports, services
+from tracker.models import Issue
+
+STATUS_LABELS = dict(Issue.Status.choices)
+
+
+class PersonForm(forms.Form):
+    """Shape only: whether the name is acceptable is services.user_create's rule, so the page
+    and the API refuse the same names with the same message."""
+
+    name = forms.CharField(required=False, strip=False)
+
+
+def _may_add(request: HttpRequest) -> bool:
+    return not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated
+
+
+def _workload(row: dict, busiest: int) -> list[dict]:
+    """Each status's share of the bar drawn beside a person, scaled to the busiest person."""
+    return [
+        {
+            "status": status,
+            "label": STATUS_LABELS[status],
+            "percent": round(100 * row[status] / busiest, 1) if busiest else 0,
+        }
+        for status in reports.STATUSES
+        if row[status]
+    ]
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def people(request: HttpRequest) -> HttpResponse:
+    form = PersonForm()
+    if request.method == "POST":
+        if not _may_add(request):
+            return redirect_to_login(request.get_full_path())
+        form = PersonForm(request.POST)
+        if form.is_valid():
+            try:
+                person = services.user_create(name=form.cleaned_data["name"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Added {person.name}.")
+                return redirect(f"{reverse('ui:people')}#person-{person.pk}")
+
+    rows = reports.people_summary()
+    busiest = max((row["total"] for row in rows), default=0)
+    for row in rows:
+        row["workload"] = _workload(row, busiest)
+    context = {
+        "nav": "people",
+        "form": form,
+        "may_add": _may_add(request),
+        "people": rows,
+        "status_labels": STATUS_LABELS,
+    }
+    return render(request, "tracker/people.html", context)

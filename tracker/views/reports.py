@@ -1,0 +1,131 @@
+"""The reports dashboard: four reports, each drawn as a server-side SVG chart with its
+numbers in a table, in a fixed number of queries whatever the data."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from tracker import charts, reports
+from tracker.models import Issue
+
+TOP_ASSIGNEES = 10
+STATUS_LABELS = dict(Issue.Status.choices)
+SERIES_LABELS = {"created": "Created", "resolved": "Resolved"}
+
+
+def _assignee_chart(rows: list[dict]) -> charts.BarChart:
+    return charts.bar_chart(
+        charts.BarRow(
+            label=row["name"],
+            value_text=f"{row['total']:,}",
+            segments=[
+                charts.Segment(
+                    status,
+                    row[status],
+                    f"{row['name']}: {row[status]:,} {STATUS_LABELS[status].lower()}",
+                )
+                for status in reports.STATUSES
+            ],
+        )
+        for row in rows
+    )
+
+
+def _status_chart(counts: dict[str, int]) -> charts.BarChart:
+    return charts.bar_chart(
+        charts.BarRow(
+            label=STATUS_LABELS[status],
+            value_text=f"{count:,}",
+            segments=[charts.Segment(status, count, f"{STATUS_LABELS[status]}: {count:,}")],
+        )
+        for status, count in counts.items()
+    )
+
+
+def _latency_chart(latency: dict) -> charts.BarChart | None:
+    if not latency["resolved_count"]:
+        return None
+    measures = [
+        ("Median", latency["median_seconds"]),
+        ("Average", latency["average_seconds"]),
+        ("90th percentile", latency["p90_seconds"]),
+    ]
+    return charts.bar_chart(
+        (
+            charts.BarRow(
+                label=label,
+                value_text=charts.humanize_seconds(seconds),
+                segments=[
+                    charts.Segment(
+                        "latency", seconds, f"{label}: {charts.humanize_seconds(seconds)}"
+                    )
+                ],
+            )
+            for label, seconds in measures
+        ),
+        axis=False,  # seconds on an axis read badly; each bar carries its duration
+        label_width=110,
+        value_width=80,
+    )
+
+
+def _week_title(day: date) -> str:
+    end = day + timedelta(days=6)
+    return f"Week of {charts.short_date(day)} \N{EN DASH} {charts.short_date(end)}"
+
+
+@require_safe
+def dashboard(request: HttpRequest) -> HttpResponse:
+    interval = request.GET.get("interval")
+    if interval not in reports.INTERVALS:
+        interval = "day"
+    counts = reports.status_counts()
+    assignees = reports.top_assignees(limit=TOP_ASSIGNEES)
+    latency = reports.resolution_latency()
+    series = reports.created_vs_resolved(interval=interval)
+
+    periods = [date.fromisoformat(row["period"]) for row in series]
+    series_chart = charts.line_chart(
+        periods,
+        {key: (label, [row[key] for row in series]) for key, label in SERIES_LABELS.items()},
+        period_title=_week_title if interval == "week" else charts.short_date,
+    )
+    for row, day in zip(series, periods, strict=True):
+        row["title"] = _week_title(day) if interval == "week" else f"{day:%a} {day:%b} {day.day}"
+    total = sum(counts.values())
+    context = {
+        "nav": "reports",
+        "interval": interval,
+        "intervals": [("day", "Daily"), ("week", "Weekly")],
+        "status_rows": [
+            {
+                "status": status,
+                "label": STATUS_LABELS[status],
+                "count": count,
+                "share": round(100 * count / total) if total else 0,
+            }
+            for status, count in counts.items()
+        ],
+        "total_issues": total,
+        "status_chart": _status_chart(counts),
+        "assignees": assignees,
+        "assignee_chart": _assignee_chart(assignees) if assignees else None,
+        "top_assignees": TOP_ASSIGNEES,
+        "latency": latency,
+        "latency_text": {
+            key: charts.humanize_seconds(latency[f"{key}_seconds"])
+            for key in ("average", "median", "p90")
+        },
+        "latency_chart": _latency_chart(latency),
+        "series": series,
+        "series_chart": series_chart,
+        "series_totals": {key: sum(row[key] for row in series) for key in SERIES_LABELS},
+        "series_labels": SERIES_LABELS,
+        "timezone_name": timezone.get_current_timezone_name(),
+    }
+    return render(request, "tracker/reports.html", context)
