@@ -198,8 +198,10 @@ def read_rows(binary: IO[bytes]) -> tuple[list[str], Iterator[tuple[int, list[st
                 f"The file is not valid CSV (line {reader.line_num}): {exc}", code="not_csv"
             ) from exc
         finally:
-            # Detach so the wrapper's cleanup does not close the caller's file.
-            text.detach()
+            # Detach so the wrapper's cleanup does not close the caller's file (unless the
+            # caller closed it already, when the rows were abandoned).
+            if not binary.closed:
+                text.detach()
 
     stream = rows()
     header = next((cells for cells in stream if not _is_blank(cells)), None)
