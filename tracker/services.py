@@ -33,6 +33,8 @@ Status = Issue.Status
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
 
+# Status.values builds a new list on each access; the CSV import checks a million rows.
+STATUS_VALUES = frozenset(Status.values)
 BULK_STATUS_MAX_IDS = 10_000
 UPDATABLE_ISSUE_FIELDS = frozenset({"title", "description", "status", "assignee_id"})
 
@@ -54,9 +56,19 @@ def clean_title(value: str | None) -> str:
 
 
 def clean_status(value: str | None) -> str:
-    if value not in Status.values:
+    if value not in STATUS_VALUES:
         raise invalid("status", f"Invalid status '{value}'", "invalid_status")
     return value
+
+
+def clean_description(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def invalid_assignee() -> ValidationError:
+    """An assignee_id that names no user (the CSV import also uses it for ids that do not
+    parse as integers)."""
+    return invalid("assignee_id", "Invalid assignee_id", "invalid_assignee")
 
 
 def clean_user_name(value: str | None) -> str:
@@ -100,7 +112,7 @@ def _assignee_or_none(assignee_id: int | None) -> User | None:
         return None
     user = User.objects.filter(pk=assignee_id).first()
     if user is None:
-        raise invalid("assignee_id", "Invalid assignee_id", "invalid_assignee")
+        raise invalid_assignee()
     return user
 
 
@@ -123,6 +135,18 @@ def _event(
         created_at=now,
         details=details,
     )
+
+
+def created_details(
+    *, title: str, status: str, assignee_id: int | None, assignee_name: str | None
+) -> dict[str, Any]:
+    """The details of an `issue_created` event (issue_create and the CSV import share them)."""
+    return {
+        "title": title,
+        "status": status,
+        "assignee_id": assignee_id,
+        "assignee_name": assignee_name,
+    }
 
 
 def status_event(
@@ -269,7 +293,7 @@ def issue_create(
     with transaction.atomic():
         issue = Issue.objects.create(
             title=title,
-            description=(description or "").strip(),
+            description=clean_description(description),
             status=status,
             assignee=assignee,
             created_at=now,
@@ -283,10 +307,12 @@ def issue_create(
                 actor=actor,
                 source=source,
                 now=now,
-                title=title,
-                status=status,
-                assignee_id=assignee_id,
-                assignee_name=assignee.name if assignee else None,
+                **created_details(
+                    title=title,
+                    status=status,
+                    assignee_id=assignee_id,
+                    assignee_name=assignee.name if assignee else None,
+                ),
             )
         ]
         if label_names:
@@ -317,7 +343,7 @@ def issue_update(
     if "title" in changes:
         changes["title"] = clean_title(changes["title"])
     if "description" in changes:
-        changes["description"] = (changes["description"] or "").strip()
+        changes["description"] = clean_description(changes["description"])
     if "status" in changes:
         changes["status"] = clean_status(changes["status"])
     new_assignee = _assignee_or_none(changes.get("assignee_id"))

@@ -158,6 +158,37 @@ class BulkStatusOutput(serializers.Serializer):
     new_status = StatusField()
 
 
+# --- CSV import.
+
+
+class ImportInput(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="The CSV file: a header row with `title` (required), `assignee_id`, "
+        "`status`, `description`, `labels` (names separated by `;`)."
+    )
+
+
+class ImportQuery(serializers.Serializer):
+    dry_run = serializers.BooleanField(
+        required=False, default=False, help_text="Validate and report; write nothing."
+    )
+
+
+class ImportRowErrorOutput(serializers.Serializer):
+    row = serializers.IntegerField(help_text="Data rows count from 1; the header is not a row.")
+    error = serializers.CharField()
+    field = serializers.CharField(required=False, help_text="The column at fault, if one is.")
+
+
+class ImportResultOutput(serializers.Serializer):
+    total_rows = serializers.IntegerField()
+    created = serializers.IntegerField(help_text="In a dry run: the rows that would be created.")
+    failed = serializers.IntegerField()
+    errors = ImportRowErrorOutput(many=True)
+    ignored_columns = serializers.ListField(child=serializers.CharField())
+    dry_run = serializers.BooleanField()
+
+
 # --- Timeline.
 
 

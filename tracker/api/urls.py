@@ -14,6 +14,7 @@ urlpatterns = [
     *both("users", views.UserListCreateView.as_view(), "api-users"),
     *both("issues", views.IssueListCreateView.as_view(), "api-issues"),
     *both("issues/bulk-status", views.IssuesBulkStatusView.as_view(), "api-issues-bulk-status"),
+    *both("issues/import", views.IssuesImportView.as_view(), "api-issues-import"),
     *both("issues/<int:issue_id>", views.IssueDetailView.as_view(), "api-issue"),
     *both("issues/<int:issue_id>/labels", views.IssueLabelsView.as_view(), "api-issue-labels"),
     *both(

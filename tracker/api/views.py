@@ -7,9 +7,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from tracker import selectors, services
+from tracker import csv_import, selectors, services
 from tracker.filters import IssueFilter
 from tracker.models import Comment, IssueEvent, User
 
@@ -30,6 +31,7 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         403: "Not allowed.",
         404: "Not found.",
         409: "Version conflict: the issue changed since you read it; nothing was written.",
+        413: "The file is larger than TRACKER_IMPORT_MAX_BYTES.",
     }
     return {code: OpenApiResponse(s.ErrorOutput, description=described[code]) for code in codes}
 
@@ -221,6 +223,54 @@ class IssuesBulkStatusView(GenericAPIView):
             source=IssueEvent.Source.BULK,
         )
         return Response({"updated_issues": ids, "new_status": data["status"]})
+
+
+class IssuesImportView(GenericAPIView):
+    serializer_class = s.ImportResultOutput
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary="Import issues from a CSV file",
+        description="Multipart upload in the field `file`. Columns (header names match "
+        "without regard to case or surrounding spaces): `title` (required), `assignee_id`, "
+        "`status` (empty means `open`), `description`, `labels` (separated by `;`); other "
+        "columns are ignored and listed in `ignored_columns`. Valid rows are created, all in "
+        "one transaction; invalid rows are reported in `errors` (`row` counts data rows from "
+        "1). A file that cannot be read as a whole (not UTF-8, not CSV, no `title` column, "
+        "empty) is a 400 and writes nothing.",
+        parameters=[s.ImportQuery],
+        request={"multipart/form-data": s.ImportInput},
+        responses={200: s.ImportResultOutput, **errors(400, 401, 413)},
+        examples=[
+            OpenApiExample(
+                "Seed example",
+                response_only=True,
+                value={
+                    "total_rows": 4,
+                    "created": 2,
+                    "failed": 2,
+                    "errors": [
+                        {"row": 3, "error": "Title is required", "field": "title"},
+                        {"row": 4, "error": "Invalid assignee_id", "field": "assignee_id"},
+                    ],
+                    "ignored_columns": [],
+                    "dry_run": False,
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        query = s.ImportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        upload = request.FILES.get("file")
+        csv_import.check_upload(upload)
+        result = csv_import.import_issues(
+            upload,
+            dry_run=query.validated_data["dry_run"],
+            actor=actor_of(request),
+            source=IssueEvent.Source.IMPORT,
+        )
+        return Response(result.as_dict())
 
 
 def _valid(serializer_class, request) -> dict:

@@ -1,0 +1,98 @@
+"""`manage.py import_issues FILE.csv`: the CSV import of POST /issues/import, from the
+command line and without its upload size limit."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from tracker import csv_import
+
+SHOWN_ERRORS = 20
+
+
+class Command(BaseCommand):
+    help = (
+        "Import issues from a CSV file. The header names the columns (any case, surrounding "
+        "spaces ignored): title (required), assignee_id, status (empty means open), "
+        "description, labels (separated by ';'); other columns are ignored. Valid rows are "
+        "created in one transaction, invalid rows are reported by row number (data rows "
+        "count from 1). A progress bar shows when the output is a terminal."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="The CSV file (UTF-8).")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Validate and report; write nothing."
+        )
+        parser.add_argument(
+            "--errors-out",
+            type=Path,
+            metavar="ERRORS.csv",
+            help="Write the failed rows here: the file's columns plus `row` and `error`, "
+            "ready to be fixed and imported again.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=csv_import.BATCH_SIZE,
+            help=f"Rows validated and written together (default {csv_import.BATCH_SIZE}).",
+        )
+
+    def handle(self, *args, file: Path, dry_run: bool, errors_out: Path | None, **options):
+        if not file.is_file():
+            raise CommandError(f"No such file: {file}")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1")
+        started = time.monotonic()
+        with file.open("rb") as binary:
+            bar = self._progress_bar(file.stat().st_size)
+            try:
+                result = csv_import.import_issues(
+                    binary,
+                    dry_run=dry_run,
+                    batch_size=options["batch_size"],
+                    progress=bar and (lambda rows, done: bar.update(done - bar.n)),
+                )
+            except csv_import.ImportFileError as exc:
+                raise CommandError(exc.message) from exc
+            finally:
+                if bar is not None:
+                    bar.close()
+            elapsed = time.monotonic() - started
+            if errors_out is not None:
+                with errors_out.open("w", encoding="utf-8", newline="") as out:
+                    csv_import.write_error_report(binary, result.errors, out)
+        self._summary(result, elapsed, errors_out)
+
+    def _progress_bar(self, size: int) -> tqdm | None:
+        # Only for a person watching: logs and pipes get the summary alone.
+        if not self.stdout.isatty():
+            return None
+        return tqdm(total=size, unit="B", unit_scale=True, desc="Importing", file=sys.stdout)
+
+    def _summary(
+        self, result: csv_import.ImportResult, elapsed: float, errors_out: Path | None
+    ) -> None:
+        rate = result.total_rows / elapsed if elapsed > 0 else 0.0
+        verb = "would be created" if result.dry_run else "created"
+        self.stdout.write(
+            f"{result.total_rows:,} rows read: {result.created:,} {verb}, "
+            f"{result.failed:,} failed ({elapsed:.1f} s, {rate:,.0f} rows/s)."
+        )
+        if result.dry_run:
+            self.stdout.write("Dry run: nothing was written.")
+        if result.ignored_columns:
+            self.stdout.write(f"Ignored columns: {', '.join(result.ignored_columns)}")
+        for error in result.errors[:SHOWN_ERRORS]:
+            self.stdout.write(self.style.WARNING(f"  row {error.row}: {error.error}"))
+        hidden = len(result.errors) - SHOWN_ERRORS
+        if hidden > 0:
+            hint = "" if errors_out else " (use --errors-out FILE to get them all)"
+            self.stdout.write(f"  ... and {hidden:,} more errors{hint}")
+        if errors_out is not None:
+            self.stdout.write(f"Failed rows written to {errors_out}.")
