@@ -6,7 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve db migrate test lint format bench clean
+.PHONY: install run serve db migrate superuser test lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ migrate: db
 # Local development server with debug on.
 run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+
+# An admin account for /admin/ and the pages' login (asks for username, name and password).
+superuser: migrate
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py createsuperuser
 
 # Production-style server (debug off; needs DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS).
 serve: install
