@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
@@ -30,6 +30,19 @@ def _is_page(request) -> bool:
     return request.path.startswith(
         ("/ui/", "/admin/", "/accounts/")
     ) or "text/html" in request.headers.get("Accept", "")
+
+
+def handler400(request, exception=None):
+    # Reached for requests Django itself refuses, e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+    if _is_page(request):
+        return bad_request(request, exception)
+    return JsonResponse({"detail": "Bad request", "code": "bad_request"}, status=400)
+
+
+def handler403(request, exception=None):
+    if _is_page(request):
+        return permission_denied(request, exception)
+    return JsonResponse({"detail": "Permission denied", "code": "permission_denied"}, status=403)
 
 
 def handler404(request, exception=None):

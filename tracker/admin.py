@@ -120,7 +120,7 @@ class LabelAdmin(admin.ModelAdmin):
 
 class IssueAdminForm(forms.ModelForm):
     # The version the editor loaded; `version` itself is shown read-only.
-    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
     class Meta:
         model = Issue
@@ -129,6 +129,9 @@ class IssueAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
+            # Editing needs the version the form was loaded with: without it a save could
+            # overwrite someone else's change unseen.
+            self.fields["loaded_version"].required = True
             self.fields["loaded_version"].initial = self.instance.version
 
 
@@ -139,17 +142,23 @@ class CommentInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
     def has_add_permission(self, request, obj=None):
         return False
 
 
 class EventInline(admin.TabularInline):
     model = IssueEvent
-    fields = ("created_at", "event", "actor", "source", "details")
+    fields = ("created_at", "event", "version", "actor", "source", "details")
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = "Timeline"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -212,7 +221,7 @@ class IssueAdmin(admin.ModelAdmin):
             changes["assignee_id"] = assignee.pk if assignee else None
         services.issue_update(
             issue_id=obj.pk,
-            version=data.get("loaded_version") or obj.version,
+            version=data["loaded_version"],
             actor=request.user,
             source=ADMIN,
             **changes,

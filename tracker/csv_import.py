@@ -42,8 +42,11 @@ from .pg_copy import NULL, copy_lines, escape, reserve_ids
 COLUMNS = ("title", "assignee_id", "status", "description", "labels")
 LABEL_SEPARATOR = ";"
 BATCH_SIZE = 5_000
-MAX_ID = 2**63 - 1  # bigint: a larger id cannot name a user and must not reach the query
 SNIFF_BYTES = 8_192
+MULTIPART_ROOM = 64 * 1024
+# The csv module refuses fields over 128 KB by default; a long description is no reason to
+# reject a file, and the upload limit bounds every field anyway.
+csv.field_size_limit(64 * 1024 * 1024)
 ISSUE_COPY_COLUMNS = (
     *("id", "title", "description", "status", "assignee_id"),
     *("version", "created_at", "updated_at", "resolved_at"),
@@ -127,6 +130,24 @@ class _Row(NamedTuple):
 # --- Reading.
 
 
+def _too_large(limit: int) -> FileTooLarge:
+    return FileTooLarge(
+        f"The file is larger than the limit of {limit:,} bytes; split it into smaller files"
+    )
+
+
+def check_request_size(content_length: str | None) -> None:
+    """Refuse an upload request from its Content-Length header, before Django reads the
+    body to a temporary file (the multipart envelope gets some room beside the file)."""
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        return
+    limit = settings.TRACKER_IMPORT_MAX_BYTES
+    if length > limit + MULTIPART_ROOM:
+        raise _too_large(limit)
+
+
 def check_upload(upload: Any, *, max_bytes: int | None = None) -> None:
     """Refuse a missing or oversized upload before reading it."""
     if upload is None:
@@ -135,9 +156,7 @@ def check_upload(upload: Any, *, max_bytes: int | None = None) -> None:
         )
     limit = settings.TRACKER_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
     if upload.size > limit:
-        raise FileTooLarge(
-            f"The file is larger than the limit of {limit:,} bytes; split it into smaller files"
-        )
+        raise _too_large(limit)
 
 
 def _sniff(binary: IO[bytes]) -> None:
@@ -183,7 +202,8 @@ def read_rows(binary: IO[bytes]) -> tuple[list[str], Iterator[tuple[int, list[st
     # utf-8-sig drops Excel's byte-order mark; newline="" lets the csv module see the
     # line endings, as it needs to for quoted fields that contain newlines.
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-    reader = csv.reader(_lines(text))
+    # strict: an unterminated quote or a stray one is a malformed file, not a row to guess at.
+    reader = csv.reader(_lines(text), strict=True)
 
     def rows() -> Iterator[list[str]]:
         try:
@@ -264,9 +284,8 @@ def _check_row(number: int, cells: list[str], positions: dict[str, int]) -> _Row
         errors += _messages(exc, number)
     raw_assignee = cell("assignee_id")
     if raw_assignee:
-        if raw_assignee.isascii() and raw_assignee.isdigit() and int(raw_assignee) <= MAX_ID:
-            assignee_id = int(raw_assignee)
-        else:
+        assignee_id = services.parse_id(raw_assignee)
+        if assignee_id is None:
             errors += _messages(services.invalid_assignee(), number)
     try:
         status = services.clean_status(cell("status") or Issue.Status.OPEN)
@@ -352,14 +371,15 @@ def _write_batch(
             status=r.status,
             assignee_id=r.assignee_id,
             assignee_name=assignees.names.get(r.assignee_id),
+            labels=r.labels,
         )
         for r in rows
     )
     copy_lines(
         IssueEvent._meta.db_table,
-        ("issue_id", "event", "actor_id", "created_at", "details", "source"),
+        ("issue_id", "event", "version", "actor_id", "created_at", "details", "source"),
         (
-            f"{pk}\t{CREATED}\t{actor}\t{stamp}\t{escape(json.dumps(d))}\t{source}\n"
+            f"{pk}\t{CREATED}\t1\t{actor}\t{stamp}\t{escape(json.dumps(d))}\t{source}\n"
             for pk, d in zip(ids, details, strict=True)
         ),
     )

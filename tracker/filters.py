@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 
 from .models import Issue, IssueLabel
+from .services import parse_id
 
 ORDERINGS = ("id", "created_at", "updated_at", "title", "status")
 ORDERING_CHOICES = [(name, name) for name in ORDERINGS] + [(f"-{n}", f"-{n}") for n in ORDERINGS]
@@ -37,11 +38,12 @@ class IssueFilter(django_filters.FilterSet):
     def filter_assignee(self, queryset, name, value):
         if value.lower() in ("none", "null"):
             return queryset.filter(assignee__isnull=True)
-        if not value.isdigit():
+        assignee_id = parse_id(value)
+        if assignee_id is None:
             raise ValidationError(
                 {"assignee_id": ValidationError("Enter a user id or none.", code="invalid")}
             )
-        return queryset.filter(assignee_id=int(value))
+        return queryset.filter(assignee_id=assignee_id)
 
     def filter_label(self, queryset, name, value):
         has_label = IssueLabel.objects.annotate(lname=Lower("label__name")).filter(

@@ -220,6 +220,12 @@ class IssueEvent(models.Model):
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
     event = models.CharField(max_length=32, choices=Kind.choices)
+    version = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The issue's version after this change; empty for comments, "
+        "which do not change it.",
+    )
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

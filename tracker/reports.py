@@ -25,6 +25,7 @@ STATUSES: tuple[str, ...] = tuple(Issue.Status.values)
 INTERVALS = ("day", "week")
 # A year of days or seven years of weeks: enough to read, small enough to draw and send.
 MAX_PERIODS = 400
+MAX_LIMIT = 10_000  # top_assignees: more rows than any team has people
 DEFAULT_PERIODS = {"day": 30, "week": 12}
 
 
@@ -83,8 +84,8 @@ def top_assignees(*, limit: int | None = None, status: str | None = None) -> lis
     Unassigned issues are not counted. With `status`, only issues in that status count.
     Raises ValidationError for a limit below 1 or an unknown status.
     """
-    if limit is not None and limit < 1:
-        raise invalid("limit", "limit must be a positive integer", "invalid_limit")
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise invalid("limit", f"limit must be from 1 to {MAX_LIMIT}", "invalid_limit")
     if status is not None:
         status = clean_status(status)
     # LIMIT NULL is LIMIT ALL.
@@ -222,9 +223,12 @@ def series_window(
     until = until or timezone.localdate()
     if since is None:
         step = 7 if interval == "week" else 1
-        since = _period_start(until, interval) - timedelta(
-            days=step * (DEFAULT_PERIODS[interval] - 1)
-        )
+        try:
+            since = _period_start(until, interval) - timedelta(
+                days=step * (DEFAULT_PERIODS[interval] - 1)
+            )
+        except OverflowError:  # `until` in the first weeks of year 1
+            since = date.min
     if since > until:
         raise invalid("since", "since must not be after until", "invalid_range")
     span_days = (_period_start(until, interval) - _period_start(since, interval)).days

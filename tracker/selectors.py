@@ -12,6 +12,7 @@ from django.http import QueryDict
 from .errors import IssueNotFound
 from .filters import IssueFilter
 from .models import Comment, Issue, IssueEvent, Label, User
+from .services import is_id
 
 
 def _with_labels(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -21,9 +22,13 @@ def _with_labels(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
 def issue_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Issue]:
     """Issues matching the list filters (see filters.IssueFilter), labels prefetched.
 
+    Without `filters`, all issues (the API's filter backend applies the same IssueFilter).
     Raises ValidationError for filter values that do not parse.
     """
-    filterset = IssueFilter(filters or {}, queryset=_with_labels(Issue.objects.all()))
+    queryset = _with_labels(Issue.objects.all())
+    if filters is None:
+        return queryset
+    filterset = IssueFilter(filters, queryset=queryset)
     if not filterset.is_valid():
         raise ValidationError(
             {
@@ -32,6 +37,21 @@ def issue_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Issue]:
             }
         )
     return filterset.qs
+
+
+def _check_issue_exists(issue_id: int) -> None:
+    if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
+        raise IssueNotFound()
+
+
+def issue_get(*, issue_id: int) -> Issue:
+    """The issue with its label names (what a write answers with). Raises IssueNotFound."""
+    issue = (
+        _with_labels(Issue.objects.all()).filter(pk=issue_id).first() if is_id(issue_id) else None
+    )
+    if issue is None:
+        raise IssueNotFound()
+    return issue
 
 
 def issue_detail(*, issue_id: int) -> Issue:
@@ -46,6 +66,8 @@ def issue_detail(*, issue_id: int) -> Issue:
         )
         .filter(pk=issue_id)
         .first()
+        if is_id(issue_id)
+        else None
     )
     if issue is None:
         raise IssueNotFound()
@@ -54,8 +76,7 @@ def issue_detail(*, issue_id: int) -> Issue:
 
 def issue_timeline(*, issue_id: int) -> list[IssueEvent]:
     """Every event of the issue in (timestamp, id) order. Raises IssueNotFound."""
-    if not Issue.objects.filter(pk=issue_id).exists():
-        raise IssueNotFound()
+    _check_issue_exists(issue_id)
     return list(
         IssueEvent.objects.filter(issue_id=issue_id)
         .select_related("actor")
@@ -82,30 +103,11 @@ def issue_status_counts(*, filters: QueryDict | None = None) -> dict[str, int]:
 
 
 def issue_events_since(*, issue_id: int, version: int) -> list[IssueEvent]:
-    """The timeline events of the changes made after `version`, oldest first (comments left
-    out: they do not change the version).
-
-    Events carry no version number, but every change that bumps the version records all its
-    events with that change's single timestamp. So the last (current version - `version`)
-    distinct timestamps are exactly the changes since `version`; unlike a comparison of
-    clocks, this holds whichever server made the change.
-    """
-    current = Issue.objects.filter(pk=issue_id).values_list("version", flat=True).first()
-    if current is None:
-        raise IssueNotFound()
-    missed = current - version
-    if missed <= 0:
-        return []
-    changes = IssueEvent.objects.filter(issue_id=issue_id).exclude(
-        event=IssueEvent.Kind.COMMENT_ADDED
-    )
-    stamps = list(
-        changes.order_by("-created_at").values_list("created_at", flat=True).distinct()[:missed]
-    )
-    if not stamps:
-        return []
+    """The timeline events of the changes made after `version`, oldest first (comments
+    carry no version: they do not change the issue). Raises IssueNotFound."""
+    _check_issue_exists(issue_id)
     return list(
-        changes.filter(created_at__gte=stamps[-1])
+        IssueEvent.objects.filter(issue_id=issue_id, version__gt=version)
         .select_related("actor")
         .order_by("created_at", "id")
     )
@@ -113,6 +115,12 @@ def issue_events_since(*, issue_id: int, version: int) -> list[IssueEvent]:
 
 def label_list() -> QuerySet[Label]:
     return Label.objects.order_by("name")
+
+
+def comment_list(*, issue_id: int) -> QuerySet[Comment]:
+    """The issue's comments, oldest first. Raises IssueNotFound."""
+    _check_issue_exists(issue_id)
+    return Comment.objects.filter(issue_id=issue_id).order_by("id")
 
 
 def user_list() -> QuerySet[User]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -36,6 +37,7 @@ Kind = IssueEvent.Kind
 # Status.values builds a new list on each access; the CSV import checks a million rows.
 STATUS_VALUES = frozenset(Status.values)
 BULK_STATUS_MAX_IDS = 10_000
+MAX_ID = 2**63 - 1  # bigint: a larger number names no row and must not reach a query
 UPDATABLE_ISSUE_FIELDS = frozenset({"title", "description", "status", "assignee_id"})
 
 
@@ -61,8 +63,25 @@ def clean_status(value: str | None) -> str:
     return value
 
 
+def clean_text(value: str | None) -> str:
+    """Multi-line text as stored: trimmed, with one kind of line ending whatever the client."""
+    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 def clean_description(value: str | None) -> str:
-    return (value or "").strip()
+    return clean_text(value)
+
+
+def is_id(value: int) -> bool:
+    return 1 <= value <= MAX_ID
+
+
+def parse_id(text: str) -> int | None:
+    """A row id written as plain decimal digits, or None."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and is_id(int(text)):
+        return int(text)
+    return None
 
 
 def invalid_assignee() -> ValidationError:
@@ -110,7 +129,7 @@ def clean_label_color(value: str | None) -> str:
 def _assignee_or_none(assignee_id: int | None) -> User | None:
     if assignee_id is None:
         return None
-    user = User.objects.filter(pk=assignee_id).first()
+    user = User.objects.filter(pk=assignee_id).first() if is_id(assignee_id) else None
     if user is None:
         raise invalid_assignee()
     return user
@@ -125,11 +144,19 @@ def resolved_at_for(status: str, now) -> Any:
 
 
 def _event(
-    issue_id: int, kind: str, *, actor: User | None, source: str, now, **details: Any
+    issue_id: int,
+    kind: str,
+    *,
+    version: int | None,
+    actor: User | None,
+    source: str,
+    now,
+    **details: Any,
 ) -> IssueEvent:
     return IssueEvent(
         issue_id=issue_id,
         event=kind,
+        version=version,
         actor=actor,
         source=source,
         created_at=now,
@@ -138,7 +165,12 @@ def _event(
 
 
 def created_details(
-    *, title: str, status: str, assignee_id: int | None, assignee_name: str | None
+    *,
+    title: str,
+    status: str,
+    assignee_id: int | None,
+    assignee_name: str | None,
+    labels: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The details of an `issue_created` event (issue_create and the CSV import share them)."""
     return {
@@ -146,11 +178,12 @@ def created_details(
         "status": status,
         "assignee_id": assignee_id,
         "assignee_name": assignee_name,
+        "labels": sorted(labels, key=str.lower),
     }
 
 
 def status_event(
-    issue_id: int, old: str, new: str, *, actor: User | None, source: str, now
+    issue_id: int, old: str, new: str, *, version: int, actor: User | None, source: str, now
 ) -> IssueEvent:
     if new == Status.CLOSED:
         kind = Kind.ISSUE_CLOSED
@@ -159,7 +192,14 @@ def status_event(
     else:
         kind = Kind.STATUS_CHANGED
     return _event(
-        issue_id, kind, actor=actor, source=source, now=now, status=new, **{"from": old, "to": new}
+        issue_id,
+        kind,
+        version=version,
+        actor=actor,
+        source=source,
+        now=now,
+        status=new,
+        **{"from": old, "to": new},
     )
 
 
@@ -197,12 +237,13 @@ def label_delete(*, label_id: int, actor: User | None = None, source: str = Sour
         label = Label.objects.select_for_update().filter(pk=label_id).first()
         if label is None:
             return
-        issue_ids = list(
+        versions = dict(
             Issue.objects.select_for_update()
             .filter(labels=label)
             .order_by("id")
-            .values_list("id", flat=True)
+            .values_list("id", "version")
         )
+        issue_ids = list(versions)
         if issue_ids:
             now = timezone.now()
             remaining: dict[int, list[str]] = {pk: [] for pk in issue_ids}
@@ -217,6 +258,7 @@ def label_delete(*, label_id: int, actor: User | None = None, source: str = Sour
                 _event(
                     pk,
                     Kind.LABELS_CHANGED,
+                    version=versions[pk] + 1,
                     actor=actor,
                     source=source,
                     now=now,
@@ -244,7 +286,9 @@ def labels_get_or_create(names: Sequence[str]) -> dict[str, Label]:
         return {label.lname: label for label in found}
 
     labels = existing()
-    missing = [Label(name=name) for key, name in wanted.items() if key not in labels]
+    # Inserted in one fixed order (by lower-cased name), so that two transactions creating
+    # overlapping sets wait for each other instead of deadlocking.
+    missing = [Label(name=wanted[key]) for key in sorted(wanted) if key not in labels]
     if missing:
         Label.objects.bulk_create(missing, ignore_conflicts=True)
         labels = existing()
@@ -256,7 +300,9 @@ def labels_get_or_create(names: Sequence[str]) -> dict[str, Label]:
 
 def _lock_issue(issue_id: int) -> Issue:
     """Lock one issue row until the transaction ends. Call inside `transaction.atomic`."""
-    issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
+    issue = (
+        Issue.objects.select_for_update().filter(pk=issue_id).first() if is_id(issue_id) else None
+    )
     if issue is None:
         raise IssueNotFound()
     return issue
@@ -300,27 +346,25 @@ def issue_create(
             updated_at=now,
             resolved_at=resolved_at_for(status, now),
         )
-        events = [
-            _event(
-                issue.pk,
-                Kind.ISSUE_CREATED,
-                actor=actor,
-                source=source,
-                now=now,
-                **created_details(
-                    title=title,
-                    status=status,
-                    assignee_id=assignee_id,
-                    assignee_name=assignee.name if assignee else None,
-                ),
-            )
-        ]
-        if label_names:
-            by_name = labels_get_or_create(label_names)
-            IssueLabel.objects.bulk_create(
-                IssueLabel(issue=issue, label=label) for label in by_name.values()
-            )
-        IssueEvent.objects.bulk_create(events)
+        labels_by_name = labels_get_or_create(label_names)
+        IssueLabel.objects.bulk_create(
+            IssueLabel(issue=issue, label=label) for label in labels_by_name.values()
+        )
+        _event(
+            issue.pk,
+            Kind.ISSUE_CREATED,
+            version=1,
+            actor=actor,
+            source=source,
+            now=now,
+            **created_details(
+                title=title,
+                status=status,
+                assignee_id=assignee_id,
+                assignee_name=assignee.name if assignee else None,
+                labels=[label.name for label in labels_by_name.values()],
+            ),
+        ).save()
     return issue
 
 
@@ -355,7 +399,7 @@ def issue_update(
         now = timezone.now()
         fields: dict[str, Any] = {}
         events: list[IssueEvent] = []
-        meta = {"actor": actor, "source": source, "now": now}
+        meta = {"version": issue.version + 1, "actor": actor, "source": source, "now": now}
 
         if "title" in changes and changes["title"] != issue.title:
             events.append(
@@ -433,19 +477,17 @@ def issue_labels_replace(
             IssueLabel.objects.filter(issue=issue, label__in=removed).delete()
             IssueLabel.objects.bulk_create(IssueLabel(issue=issue, label=label) for label in added)
             _bump(issue, now)
-            final = sorted((label.name for label in wanted.values()), key=str.lower)
-            IssueEvent.objects.create(
-                issue=issue,
-                event=Kind.LABELS_CHANGED,
+            _event(
+                issue.pk,
+                Kind.LABELS_CHANGED,
+                version=issue.version,
                 actor=actor,
                 source=source,
-                created_at=now,
-                details={
-                    "added": sorted((label.name for label in added), key=str.lower),
-                    "removed": sorted((label.name for label in removed), key=str.lower),
-                    "labels": final,
-                },
-            )
+                now=now,
+                added=sorted((label.name for label in added), key=str.lower),
+                removed=sorted((label.name for label in removed), key=str.lower),
+                labels=sorted((label.name for label in wanted.values()), key=str.lower),
+            ).save()
     return issue, sorted(wanted.values(), key=lambda label: label.name.lower())
 
 
@@ -472,20 +514,21 @@ def issues_bulk_set_status(
     actor = _actor(actor)
 
     with transaction.atomic():
-        current = dict(
-            Issue.objects.select_for_update()
-            .filter(pk__in=ids)
+        current = {
+            pk: (old_status, old_version)
+            for pk, old_status, old_version in Issue.objects.select_for_update()
+            .filter(pk__in=[pk for pk in ids if is_id(pk)])
             .order_by("id")
-            .values_list("id", "status")
-        )
+            .values_list("id", "status", "version")
+        }
         if len(current) != len(ids):
             raise RuleViolation("One or more issues not found", code="issues_not_found")
         if status == Status.CLOSED:
-            already = sorted(pk for pk, old in current.items() if old == Status.CLOSED)
+            already = sorted(pk for pk, (old, _) in current.items() if old == Status.CLOSED)
             if already:
                 raise RuleViolation(f"Issue {already[0]} already closed", code="already_closed")
 
-        changing = sorted(pk for pk, old in current.items() if old != status)
+        changing = sorted(pk for pk, (old, _) in current.items() if old != status)
         if changing:
             now = timezone.now()
             Issue.objects.filter(pk__in=changing).update(
@@ -495,7 +538,15 @@ def issues_bulk_set_status(
                 version=F("version") + 1,
             )
             IssueEvent.objects.bulk_create(
-                status_event(pk, current[pk], status, actor=actor, source=source, now=now)
+                status_event(
+                    pk,
+                    current[pk][0],
+                    status,
+                    version=current[pk][1] + 1,
+                    actor=actor,
+                    source=source,
+                    now=now,
+                )
                 for pk in changing
             )
     return ids
@@ -507,20 +558,28 @@ def issues_bulk_set_status(
 def comment_add(
     *,
     issue_id: int,
-    author_id: int | None,
     body: str,
+    author_id: int | None = None,
     actor: User | None = None,
     source: str = Source.API,
 ) -> Comment:
     """Add a comment. Comments do not change the issue's version.
 
-    The actor of the event is the authenticated user when there is one, else the author.
+    The author is `author_id`, or the actor when it is left out. While TRACKER_REQUIRE_AUTH
+    is on, people comment only as themselves: an `author_id` other than the actor's is
+    refused. The actor of the event is the actor when there is one, else the author.
     """
-    if not (body or "").strip():
+    body = clean_text(body)
+    if not body:
         raise invalid("body", "Empty comment", "empty_comment")
-    if not Issue.objects.filter(pk=issue_id).exists():
+    if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
         raise IssueNotFound()
-    author = User.objects.filter(pk=author_id).first() if author_id is not None else None
+    actor = _actor(actor)
+    if settings.TRACKER_REQUIRE_AUTH and author_id is not None and actor and author_id != actor.pk:
+        raise invalid("author_id", "You can only comment as yourself", "not_yourself")
+    if author_id is None and actor is not None:
+        author_id = actor.pk
+    author = User.objects.filter(pk=author_id).first() if author_id and is_id(author_id) else None
     if author is None:
         raise invalid("author_id", "Invalid author_id", "invalid_author")
     now = timezone.now()
@@ -528,17 +587,16 @@ def comment_add(
         comment = Comment.objects.create(
             issue_id=issue_id, author=author, body=body, created_at=now
         )
-        IssueEvent.objects.create(
-            issue_id=issue_id,
-            event=Kind.COMMENT_ADDED,
-            actor=_actor(actor) or author,
+        _event(
+            issue_id,
+            Kind.COMMENT_ADDED,
+            version=None,
+            actor=actor or author,
             source=source,
-            created_at=now,
-            details={
-                "comment_id": comment.pk,
-                "author_id": author.pk,
-                "author_name": author.name,
-                "body": body,
-            },
-        )
+            now=now,
+            comment_id=comment.pk,
+            author_id=author.pk,
+            author_name=author.name,
+            body=body,
+        ).save()
     return comment

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -54,6 +54,11 @@ def _messages(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _is_retryable(exc: OperationalError) -> bool:
+    # SQLSTATE class 40: transaction rollback (40001 serialization failure, 40P01 deadlock).
+    return str(getattr(exc.__cause__, "pgcode", "") or "").startswith("40")
+
+
 def validation_response(errors: dict[str, list[str]], code: str, detail: str) -> Response:
     return Response(
         {"detail": detail, "code": code, "errors": errors},
@@ -80,6 +85,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             code = exc.error_list[0].code or "invalid"
         # Services word their messages as sentences ("Title is required"): keep them whole.
         return validation_response(errors, code, next(iter(errors.values()))[0])
+
+    if isinstance(exc, DataError):
+        # A number or date beyond what a column can hold names no row and fits no field.
+        return Response(
+            {"detail": "A value is out of range", "code": "out_of_range"},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+
+    if isinstance(exc, OperationalError) and _is_retryable(exc):
+        # Deadlock or serialization failure: PostgreSQL rolled the transaction back whole.
+        return Response(
+            {"detail": "The change collided with another one; try again", "code": "retry"},
+            status=status.HTTP_409_CONFLICT,
+        )
 
     if isinstance(exc, IntegrityError):
         # The database's constraints are the last line; reaching them means a race the

@@ -72,5 +72,7 @@ class KeysetLinkPagination(BasePagination):
         return params
 
 
-class UserPagination(KeysetLinkPagination):
+class IdPagination(KeysetLinkPagination):
+    """Lists in id order only (users, an issue's comments)."""
+
     orderable = False

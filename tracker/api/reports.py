@@ -43,13 +43,16 @@ class InstantField(serializers.Field):
             moment = None if day else parse_datetime(text)
         except ValueError:
             self.fail("invalid")
-        if day is not None:
-            if self.end_of_range:
-                day += timedelta(days=1)
-            return timezone.make_aware(datetime.combine(day, time.min))
-        if moment is None:
+        try:
+            if day is not None:
+                if self.end_of_range:
+                    day += timedelta(days=1)
+                return timezone.make_aware(datetime.combine(day, time.min))
+            if moment is None:
+                self.fail("invalid")
+            return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+        except OverflowError:  # a date at the very end (or start) of the calendar
             self.fail("invalid")
-        return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
     def to_representation(self, value: datetime) -> str:
         return value.isoformat()

@@ -15,7 +15,7 @@ from tracker.filters import IssueFilter
 from tracker.models import Comment, IssueEvent, User
 
 from . import serializers as s
-from .pagination import KeysetLinkPagination, UserPagination
+from .pagination import IdPagination, KeysetLinkPagination
 
 SOURCE = IssueEvent.Source.API
 
@@ -37,7 +37,7 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 class UserListCreateView(GenericAPIView):
-    pagination_class = UserPagination
+    pagination_class = IdPagination
     serializer_class = s.UserOutput
 
     def get_queryset(self):
@@ -94,7 +94,7 @@ class IssueListCreateView(GenericAPIView):
         data = _valid(s.IssueCreateInput, request)
         issue = services.issue_create(**data, actor=actor_of(request), source=SOURCE)
         return Response(
-            s.IssueOutput(selectors.issue_detail(issue_id=issue.pk)).data,
+            s.IssueOutput(selectors.issue_get(issue_id=issue.pk)).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -119,7 +119,7 @@ class IssueDetailView(GenericAPIView):
     def patch(self, request, issue_id: int):
         data = _valid(s.IssueUpdateInput, request)
         services.issue_update(issue_id=issue_id, actor=actor_of(request), source=SOURCE, **data)
-        return Response(s.IssueOutput(selectors.issue_detail(issue_id=issue_id)).data)
+        return Response(s.IssueOutput(selectors.issue_get(issue_id=issue_id)).data)
 
 
 class IssueLabelsView(GenericAPIView):
@@ -155,6 +155,7 @@ class IssueLabelsView(GenericAPIView):
 
 class IssueCommentsView(GenericAPIView):
     serializer_class = s.CommentOutput
+    pagination_class = IdPagination
     queryset = Comment.objects.none()  # lets the schema generator name the model
 
     @extend_schema(
@@ -162,8 +163,8 @@ class IssueCommentsView(GenericAPIView):
         responses={200: s.CommentOutput(many=True), **errors(404)},
     )
     def get(self, request, issue_id: int):
-        issue = selectors.issue_detail(issue_id=issue_id)
-        return Response(s.CommentOutput(issue.comments.all(), many=True).data)
+        page = self.paginate_queryset(selectors.comment_list(issue_id=issue_id))
+        return self.get_paginated_response(s.CommentOutput(page, many=True).data)
 
     @extend_schema(
         summary="Add a comment",
@@ -179,12 +180,12 @@ class IssueCommentsView(GenericAPIView):
     )
     def post(self, request, issue_id: int):
         data = _valid(s.CommentInput, request)
-        actor = actor_of(request)
-        author_id = data.get("author_id")
-        if author_id is None and actor is not None:
-            author_id = actor.pk
         comment = services.comment_add(
-            issue_id=issue_id, author_id=author_id, body=data["body"], actor=actor, source=SOURCE
+            issue_id=issue_id,
+            author_id=data.get("author_id"),
+            body=data["body"],
+            actor=actor_of(request),
+            source=SOURCE,
         )
         return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
@@ -262,6 +263,7 @@ class IssuesImportView(GenericAPIView):
     def post(self, request):
         query = s.ImportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        csv_import.check_request_size(request.META.get("CONTENT_LENGTH"))
         upload = request.FILES.get("file")
         csv_import.check_upload(upload)
         result = csv_import.import_issues(

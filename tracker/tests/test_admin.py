@@ -131,3 +131,12 @@ def test_admin_user_add_without_username_allows_many(admin_client):
 def test_admin_lists_load(admin_client, path):
     services.issue_create(title="x", labels=["a"])
     assert admin_client.get(path).status_code == 200
+
+
+def test_admin_edit_without_the_loaded_version_saves_nothing(admin_client):
+    issue = services.issue_create(title="x")
+    form = issue_form(issue, title="blind", loaded_version="")
+    response = admin_client.post(f"/admin/tracker/issue/{issue.pk}/change/", form)
+    assert response.status_code == 200
+    issue.refresh_from_db()
+    assert issue.title == "x"

@@ -468,3 +468,86 @@ def test_browser_gets_browsable_api(client):
     response = client.get("/issues", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+
+
+# --- Hostile input never reaches a 500
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/issues?ordering=title&cursor=" + "A" * 40,
+        "/issues?assignee_id=%C2%B2",  # a superscript two: a digit to str.isdigit, not to int
+        "/issues?assignee_id=99999999999999999999",
+        "/issues/99999999999999999999",
+        "/issues/99999999999999999999/timeline",
+        "/issues/99999999999999999999/comments",
+        "/reports/top-assignees?limit=99999999999999999999",
+        "/reports/latency?until=9999-12-31",
+        "/reports/latency?since=0001-01-01",
+        "/reports/created-vs-resolved?until=0001-01-01",
+        "/reports/created-vs-resolved?interval=week&until=9999-12-31",
+    ],
+)
+def test_hostile_query_parameters_are_answered_not_crashed(api, path):
+    response = api.get(path)
+    assert response.status_code in (200, 400, 404), response.content[:300]
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_forged_cursor_is_refused(api):
+    IssueFactory.create_batch(3)
+    first = api.get("/issues?per_page=1&ordering=title")
+    cursor = links(first)["next"].split("cursor=")[1].split("&")[0]
+    tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    response = api.get(f"/issues?per_page=1&ordering=title&cursor={tampered}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/issues", {"title": "x", "assignee_id": 99999999999999999999}),
+        ("patch", "/issues/ISSUE", {"version": 1, "assignee_id": 99999999999999999999}),
+        ("post", "/issues/ISSUE/comments", {"body": "x", "author_id": 99999999999999999999}),
+        ("post", "/issues/bulk-status", {"issue_ids": [99999999999999999999], "status": "open"}),
+    ],
+)
+def test_huge_ids_in_bodies_are_400(api, method, path, body):
+    issue = services.issue_create(title="x")
+    response = getattr(api, method)(path.replace("ISSUE", str(issue.pk)), body, format="json")
+    assert response.status_code == 400
+
+
+def test_an_oversized_body_gets_json(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = api.post(
+        "/issues/bulk-status", {"issue_ids": list(range(1, 100)), "status": "open"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"]
+
+
+def test_comments_list_is_paginated(api, user):
+    issue = services.issue_create(title="x")
+    for n in range(3):
+        services.comment_add(issue_id=issue.pk, author_id=user.pk, body=f"c{n}")
+    first = api.get(f"/issues/{issue.pk}/comments?per_page=2")
+    assert [c["body"] for c in first.json()] == ["c0", "c1"]
+    assert [c["body"] for c in api.get(links(first)["next"]).json()] == ["c2"]
+
+
+@pytest.mark.usefixtures("require_auth")
+def test_with_logins_required_people_comment_only_as_themselves(api, login_user, user):
+    api.force_authenticate(login_user)
+    issue = services.issue_create(title="x")
+    other = api.post(
+        f"/issues/{issue.pk}/comments", {"body": "x", "author_id": user.pk}, format="json"
+    )
+    assert other.status_code == 400
+    assert other.json()["code"] == "not_yourself"
+    mine = api.post(
+        f"/issues/{issue.pk}/comments", {"body": "x", "author_id": login_user.pk}, format="json"
+    )
+    assert mine.status_code == 201

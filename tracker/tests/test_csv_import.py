@@ -72,6 +72,7 @@ def test_created_issues_get_resolved_at_and_an_import_event(seed_users):
         "status": "closed",
         "assignee_id": 2,
         "assignee_name": "Bob",
+        "labels": [],
     }
     assert IssueEvent.objects.count() == 2
 
@@ -166,7 +167,7 @@ def test_real_world_file_shapes():
     assert (result.total_rows, result.created, result.failed) == (3, 3, 0)
     issues = list(Issue.objects.order_by("id").values_list("title", "description", "status"))
     assert issues == [
-        ("Comma, inside", "Line one\r\nline two", "closed"),
+        ("Comma, inside", "Line one\nline two", "closed"),
         ('Back\\slash and "quotes"', "tab\there", "in_progress"),
         ("Short row", "", "open"),
     ]
@@ -176,6 +177,11 @@ def test_row_numbers_skip_blank_lines_and_the_header():
     result = run("\n\ntitle\n\nfirst\n\n,\n\nthird\n")
     assert result.total_rows == 2
     assert result.created == 2
+
+
+def test_long_description_is_not_a_reason_to_refuse_the_file():
+    result = run(b'title,description\nok,"' + b"x" * 200_000 + b'"\n')
+    assert (result.created, result.failed) == (1, 0)
 
 
 def test_header_only_file_imports_nothing():
@@ -194,7 +200,8 @@ def test_header_only_file_imports_nothing():
         (b"PK\x03\x04 workbook", "not_csv"),
         (b"\x7fELF\x00\x00 binary", "not_csv"),
         (b"title\nok\n" + b"a" * 9000 + b"\x00\n", "not_csv"),
-        (b'title\n"' + b"x" * 200_000 + b'"\n', "not_csv"),
+        (b'title\n"unterminated\n', "not_csv"),
+        (b'title\n"stray" quote\n', "not_csv"),
     ],
 )
 def test_file_level_problems_raise_and_write_nothing(data, code):

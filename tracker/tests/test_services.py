@@ -65,6 +65,7 @@ def test_issue_create_records_event_and_defaults():
         "status": "open",
         "assignee_id": alice.pk,
         "assignee_name": "Alice",
+        "labels": [],
     }
 
 
@@ -314,3 +315,61 @@ def test_bulk_status_changes_each_issue_with_its_own_event(django_assert_max_num
         assert (issue.status, issue.version) == ("closed", 2)
         assert issue.resolved_at is not None
     assert IssueEvent.objects.filter(event="issue_closed", source="bulk").count() == 5
+
+
+# --- Event versions, labels at creation, text normalisation
+
+
+def test_every_change_event_carries_the_version_it_produced():
+    alice = UserFactory()
+    issue = services.issue_create(title="x", labels=["a"])
+    services.issue_update(issue_id=issue.pk, version=1, title="y", status="in_progress")
+    services.issue_labels_replace(issue_id=issue.pk, labels=["b"])
+    services.comment_add(issue_id=issue.pk, author_id=alice.pk, body="hi")
+    services.issues_bulk_set_status(issue_ids=[issue.pk], status="closed")
+    services.label_delete(label_id=Label.objects.get(name="b").pk)
+    rows = list(
+        IssueEvent.objects.filter(issue=issue).order_by("id").values_list("event", "version")
+    )
+    assert rows == [
+        ("issue_created", 1),
+        ("title_changed", 2),
+        ("status_changed", 2),
+        ("labels_changed", 3),
+        ("comment_added", None),
+        ("issue_closed", 4),
+        ("labels_changed", 5),
+    ]
+    issue.refresh_from_db()
+    assert issue.version == 5
+
+
+def test_labels_given_at_creation_are_in_the_created_event():
+    issue = services.issue_create(title="x", labels=["ui", "Bug"])
+    assert IssueEvent.objects.get(issue=issue).details["labels"] == ["Bug", "ui"]
+
+
+def test_line_endings_are_stored_one_way_whatever_the_client():
+    alice = UserFactory()
+    issue = services.issue_create(title="x", description="one\r\ntwo\rthree")
+    comment = services.comment_add(issue_id=issue.pk, author_id=alice.pk, body=" a\r\nb ")
+    issue.refresh_from_db()
+    assert issue.description == "one\ntwo\nthree"
+    assert comment.body == "a\nb"
+
+
+def test_comment_author_defaults_to_the_actor():
+    alice = UserFactory()
+    issue = services.issue_create(title="x")
+    comment = services.comment_add(issue_id=issue.pk, body="mine", actor=alice)
+    assert comment.author == alice
+
+
+def test_creating_labels_inserts_them_in_one_order(django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        services.labels_get_or_create(["zeta", "Alpha", "mid"])
+    insert = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT"))
+    assert insert.index("'Alpha'") < insert.index("'mid'") < insert.index("'zeta'")

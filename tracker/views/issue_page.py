@@ -232,16 +232,12 @@ def _labels_conflict(
 def issue_comment_add(request: HttpRequest, issue_id: int) -> HttpResponse:
     form = _comment_form(request, request.POST)
     if form.is_valid():
-        actor = actor_of(request)
-        author_id = form.cleaned_data.get("author_id")
-        if author_id is None and actor is not None:
-            author_id = actor.pk
         try:
             services.comment_add(
                 issue_id=issue_id,
-                author_id=author_id,
+                author_id=form.cleaned_data.get("author_id"),
                 body=form.cleaned_data["body"],
-                actor=actor,
+                actor=actor_of(request),
                 source=WEB,
             )
         except IssueNotFound as exc:
