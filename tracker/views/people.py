@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +13,8 @@ from django.views.decorators.http import require_http_methods
 from tracker import reports, services
 from tracker.models import Issue
 
+from .access import can_write, login_redirect
+
 STATUS_LABELS = dict(Issue.Status.choices)
 
 
@@ -23,10 +23,6 @@ class PersonForm(forms.Form):
     and the API refuse the same names with the same message."""
 
     name = forms.CharField(required=False, strip=False)
-
-
-def _may_add(request: HttpRequest) -> bool:
-    return not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated
 
 
 def _workload(row: dict, busiest: int) -> list[dict]:
@@ -46,8 +42,8 @@ def _workload(row: dict, busiest: int) -> list[dict]:
 def people(request: HttpRequest) -> HttpResponse:
     form = PersonForm()
     if request.method == "POST":
-        if not _may_add(request):
-            return redirect_to_login(request.get_full_path())
+        if not can_write(request):
+            return login_redirect(request, fallback="ui:people")
         form = PersonForm(request.POST)
         if form.is_valid():
             try:
@@ -65,7 +61,7 @@ def people(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "people",
         "form": form,
-        "may_add": _may_add(request),
+        "can_write": can_write(request),
         "people": rows,
         "status_labels": STATUS_LABELS,
     }
