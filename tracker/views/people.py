@@ -15,8 +15,6 @@ from tracker.models import Issue
 
 from .access import can_write, login_redirect
 
-STATUS_LABELS = dict(Issue.Status.choices)
-
 
 class PersonForm(forms.Form):
     """Shape only: whether the name is acceptable is services.user_create's rule, so the page
@@ -30,7 +28,7 @@ def _workload(row: dict, busiest: int) -> list[dict]:
     return [
         {
             "status": status,
-            "label": STATUS_LABELS[status],
+            "label": Issue.Status(status).label,
             "percent": round(100 * row[status] / busiest, 1) if busiest else 0,
         }
         for status in reports.STATUSES
@@ -63,6 +61,6 @@ def people(request: HttpRequest) -> HttpResponse:
         "form": form,
         "can_write": can_write(request),
         "people": rows,
-        "status_labels": STATUS_LABELS,
+        "statuses": Issue.Status.choices,
     }
     return render(request, "tracker/people.html", context)
