@@ -18,7 +18,6 @@ from tracker.models import Issue, IssueEvent, Label
 register = template.Library()
 
 Kind = IssueEvent.Kind
-STATUS_LABELS = dict(Issue.Status.choices)
 SOURCE_NOTES = {
     IssueEvent.Source.API: "via the API",
     IssueEvent.Source.ADMIN: "in the admin",
@@ -28,7 +27,12 @@ SOURCE_NOTES = {
 
 
 def status_label(status: str | None) -> str:
-    return STATUS_LABELS.get(status or "", status or "")
+    """The status's display name; a value that is not a status (say, in an old event's
+    details) is shown as it is."""
+    try:
+        return Issue.Status(status).label
+    except ValueError:
+        return status or ""
 
 
 @register.simple_tag

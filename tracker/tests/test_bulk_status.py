@@ -4,17 +4,15 @@ count, and real concurrency on PostgreSQL (threads, each with its own connection
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from tracker import services
 from tracker.errors import RuleViolation, VersionConflict
 from tracker.models import Issue, IssueEvent
 
+from .conftest import THREADS, run_together
 from .factories import UserFactory
 
 URL = "/issues/bulk-status"
@@ -183,33 +181,6 @@ def test_require_auth_refuses_anonymous_bulk_changes(api, settings):
 
 
 # --- Concurrency on real PostgreSQL.
-
-THREADS = 8
-
-
-def run_together(work: Callable[[int], object], n: int = THREADS) -> list[object]:
-    """Run work(i) in n threads released at the same instant; return results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            # Each thread opened its own connection; leaving it open would block the
-            # test database's teardown.
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
 
 
 def change_counts(ids: list[int]) -> Counter:

@@ -3,42 +3,15 @@ connection, released together by a barrier."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from tracker import services
 from tracker.errors import VersionConflict
 from tracker.models import Issue, IssueEvent, Label
 
+from .conftest import THREADS, run_together
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-THREADS = 8
-
-
-def run_together(work: Callable[[int], object], n: int = THREADS) -> list[object]:
-    """Run work(i) in n threads started at the same instant; return results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
 
 
 def test_same_version_updates_exactly_one_wins():

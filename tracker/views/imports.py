@@ -12,20 +12,20 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracker import csv_import
 from tracker.models import IssueEvent
+
+from .access import actor_of, writes_need_login
 
 IMPORT_DIR = Path(tempfile.gettempdir()) / "tracker-imports"
 SESSION_KEY = "csv_import"
@@ -40,18 +40,6 @@ class UploadForm(forms.Form):
         "description, labels (separated by ;).",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
-
-
-def login_when_required(view):
-    """With TRACKER_REQUIRE_AUTH on, importing needs a logged-in user (sent to log in)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if settings.TRACKER_REQUIRE_AUTH and not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 # --- Temporary files.
@@ -120,15 +108,11 @@ def _remember(request: HttpRequest, token: str, name: str, result, stage: str) -
     request.session[SESSION_KEY] = {"token": token, "name": name, "stage": stage, **summary}
 
 
-def _actor(request: HttpRequest):
-    return request.user if request.user.is_authenticated else None
-
-
 # --- Views.
 
 
 @require_http_methods(["GET", "POST"])
-@login_when_required
+@writes_need_login(fallback="ui:import")
 def import_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -138,7 +122,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             _forget(request)
             token = _save_upload(upload)
             try:
-                result = _run(token, dry_run=True, actor=_actor(request))
+                result = _run(token, dry_run=True, actor=actor_of(request))
             except csv_import.ImportFileError:
                 _remove_files(token)
                 raise
@@ -162,7 +146,7 @@ def _limits() -> dict[str, Any]:
 
 
 @require_GET
-@login_when_required
+@writes_need_login(fallback="ui:import")
 def import_preview(request: HttpRequest) -> HttpResponse:
     state = _pending(request)
     if not state or state["stage"] != "preview":
@@ -172,7 +156,7 @@ def import_preview(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_when_required
+@writes_need_login(fallback="ui:import")
 def import_confirm(request: HttpRequest) -> HttpResponse:
     state = _pending(request)
     if not state or state["stage"] != "preview" or request.POST.get("token") != state["token"]:
@@ -180,7 +164,7 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("ui:import")
     token = state["token"]
     try:
-        result = _run(token, dry_run=False, actor=_actor(request))
+        result = _run(token, dry_run=False, actor=actor_of(request))
     except csv_import.ImportFileError as exc:
         _forget(request)
         messages.error(request, exc.message)
@@ -194,7 +178,7 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_when_required
+@writes_need_login(fallback="ui:import")
 def import_result(request: HttpRequest) -> HttpResponse:
     state = _pending(request)
     if not state or state["stage"] != "done":
@@ -203,7 +187,7 @@ def import_result(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_when_required
+@writes_need_login(fallback="ui:import")
 def import_cancel(request: HttpRequest) -> HttpResponse:
     if _pending(request):
         _forget(request)
@@ -212,7 +196,7 @@ def import_cancel(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_when_required
+@writes_need_login(fallback="ui:import")
 def import_errors_csv(request: HttpRequest) -> FileResponse:
     state = _pending(request)
     path = _report_path(state["token"]) if state else None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from tracker import reports, services
 from tracker.models import Issue
 
-STATUS_LABELS = dict(Issue.Status.choices)
+from .access import can_write, login_redirect
 
 
 class PersonForm(forms.Form):
@@ -25,16 +23,12 @@ class PersonForm(forms.Form):
     name = forms.CharField(required=False, strip=False)
 
 
-def _may_add(request: HttpRequest) -> bool:
-    return not settings.TRACKER_REQUIRE_AUTH or request.user.is_authenticated
-
-
 def _workload(row: dict, busiest: int) -> list[dict]:
     """Each status's share of the bar drawn beside a person, scaled to the busiest person."""
     return [
         {
             "status": status,
-            "label": STATUS_LABELS[status],
+            "label": Issue.Status(status).label,
             "percent": round(100 * row[status] / busiest, 1) if busiest else 0,
         }
         for status in reports.STATUSES
@@ -46,8 +40,8 @@ def _workload(row: dict, busiest: int) -> list[dict]:
 def people(request: HttpRequest) -> HttpResponse:
     form = PersonForm()
     if request.method == "POST":
-        if not _may_add(request):
-            return redirect_to_login(request.get_full_path())
+        if not can_write(request):
+            return login_redirect(request, fallback="ui:people")
         form = PersonForm(request.POST)
         if form.is_valid():
             try:
@@ -65,8 +59,8 @@ def people(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "people",
         "form": form,
-        "may_add": _may_add(request),
+        "can_write": can_write(request),
         "people": rows,
-        "status_labels": STATUS_LABELS,
+        "statuses": Issue.Status.choices,
     }
     return render(request, "tracker/people.html", context)

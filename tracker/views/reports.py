@@ -14,7 +14,6 @@ from tracker import charts, reports
 from tracker.models import Issue
 
 TOP_ASSIGNEES = 10
-STATUS_LABELS = dict(Issue.Status.choices)
 SERIES_LABELS = {"created": "Created", "resolved": "Resolved"}
 
 
@@ -27,7 +26,7 @@ def _assignee_chart(rows: list[dict]) -> charts.BarChart:
                 charts.Segment(
                     status,
                     row[status],
-                    f"{row['name']}: {row[status]:,} {STATUS_LABELS[status].lower()}",
+                    f"{row['name']}: {row[status]:,} {Issue.Status(status).label.lower()}",
                 )
                 for status in reports.STATUSES
             ],
@@ -39,9 +38,9 @@ def _assignee_chart(rows: list[dict]) -> charts.BarChart:
 def _status_chart(counts: dict[str, int]) -> charts.BarChart:
     return charts.bar_chart(
         charts.BarRow(
-            label=STATUS_LABELS[status],
+            label=Issue.Status(status).label,
             value_text=f"{count:,}",
-            segments=[charts.Segment(status, count, f"{STATUS_LABELS[status]}: {count:,}")],
+            segments=[charts.Segment(status, count, f"{Issue.Status(status).label}: {count:,}")],
         )
         for status, count in counts.items()
     )
@@ -105,7 +104,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "status_rows": [
             {
                 "status": status,
-                "label": STATUS_LABELS[status],
+                "label": Issue.Status(status).label,
                 "count": count,
                 "share": round(100 * count / total) if total else 0,
             }
