@@ -126,8 +126,14 @@ STORAGES = {
     },
 }
 
-# Uploads above this size are streamed to a temporary file rather than held in memory.
+# Uploads above this size are streamed to a temporary file rather than held in memory;
+# above TRACKER_IMPORT_MAX_BYTES they are not received at all.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "tracker.uploads.UploadSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {

@@ -43,7 +43,6 @@ COLUMNS = ("title", "assignee_id", "status", "description", "labels")
 LABEL_SEPARATOR = ";"
 BATCH_SIZE = 5_000
 SNIFF_BYTES = 8_192
-MULTIPART_ROOM = 64 * 1024
 # The csv module refuses fields over 128 KB by default; a long description is no reason to
 # reject a file, and the upload limit bounds every field anyway.
 csv.field_size_limit(64 * 1024 * 1024)
@@ -136,25 +135,16 @@ def _too_large(limit: int) -> FileTooLarge:
     )
 
 
-def check_request_size(content_length: str | None) -> None:
-    """Refuse an upload request from its Content-Length header, before Django reads the
-    body to a temporary file (the multipart envelope gets some room beside the file)."""
-    try:
-        length = int(content_length or 0)
-    except ValueError:
-        return
-    limit = settings.TRACKER_IMPORT_MAX_BYTES
-    if length > limit + MULTIPART_ROOM:
+def check_upload(upload: Any, *, request: Any = None, max_bytes: int | None = None) -> None:
+    """Refuse a missing or oversized upload before reading it (`request`: the one it came
+    with, whose oversized file uploads.UploadSizeLimit stopped receiving)."""
+    limit = settings.TRACKER_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
+    if getattr(request, "upload_too_large", False):
         raise _too_large(limit)
-
-
-def check_upload(upload: Any, *, max_bytes: int | None = None) -> None:
-    """Refuse a missing or oversized upload before reading it."""
     if upload is None:
         raise ImportFileError(
             "No file uploaded: send the CSV in the multipart field 'file'", code="no_file"
         )
-    limit = settings.TRACKER_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
     if upload.size > limit:
         raise _too_large(limit)
 

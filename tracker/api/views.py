@@ -263,9 +263,8 @@ class IssuesImportView(GenericAPIView):
     def post(self, request):
         query = s.ImportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        csv_import.check_request_size(request.META.get("CONTENT_LENGTH"))
         upload = request.FILES.get("file")
-        csv_import.check_upload(upload)
+        csv_import.check_upload(upload, request=request)
         result = csv_import.import_issues(
             upload,
             dry_run=query.validated_data["dry_run"],

@@ -1,10 +1,6 @@
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from .factories import UserFactory
@@ -23,34 +19,3 @@ def user(db):
 @pytest.fixture
 def login_user(db):
     return UserFactory(name="Staff Sam", username="sam", is_staff=True)
-
-
-# Threads for concurrency tests (on real PostgreSQL; the test needs
-# `pytest.mark.django_db(transaction=True)` so that each thread sees committed rows).
-
-THREADS = 8
-
-
-def run_together(work: Callable[[int], object], n: int = THREADS) -> list[object]:
-    """Run work(i) in n threads released at the same instant; return results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            # Each thread opened its own connection; leaving it open would block the
-            # test database's teardown.
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results

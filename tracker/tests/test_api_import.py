@@ -134,16 +134,19 @@ def test_openapi_documents_the_multipart_upload(api):
     assert {"200", "400", "413"} <= set(operation["responses"])
 
 
-def test_an_oversized_request_is_refused_from_its_length_before_the_body_is_read(
-    api, settings, monkeypatch
-):
-    from tracker import csv_import
+def test_an_oversized_upload_is_not_received(api, settings, monkeypatch):
+    from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
     settings.TRACKER_IMPORT_MAX_BYTES = 100
-    read = []
-    monkeypatch.setattr(csv_import, "check_upload", lambda *a, **k: read.append(a))
-    upload = SimpleUploadedFile("big.csv", b"title\n" + b"x\n" * 40_000, content_type="text/csv")
-    response = api.post("/issues/import", {"file": upload}, format="multipart")
+    written = []
+    real = TemporaryFileUploadHandler.receive_data_chunk
+    monkeypatch.setattr(
+        TemporaryFileUploadHandler,
+        "receive_data_chunk",
+        lambda self, data, start: written.append(len(data)) or real(self, data, start),
+    )
+    big = SimpleUploadedFile("big.csv", b"title\n" + b"x\n" * 3_000_000, content_type="text/csv")
+    response = api.post("/issues/import", {"file": big}, format="multipart")
     assert response.status_code == 413
     assert response.json()["code"] == "file_too_large"
-    assert read == []
+    assert written == []

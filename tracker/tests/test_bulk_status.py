@@ -12,8 +12,8 @@ from tracker import services
 from tracker.errors import RuleViolation, VersionConflict
 from tracker.models import Issue, IssueEvent
 
-from .conftest import THREADS, run_together
 from .factories import UserFactory
+from .threads import THREADS, run_together
 
 URL = "/issues/bulk-status"
 

@@ -9,7 +9,7 @@ from tracker import services
 from tracker.errors import VersionConflict
 from tracker.models import Issue, IssueEvent, Label
 
-from .conftest import THREADS, run_together
+from .threads import THREADS, run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -115,7 +115,14 @@ def _remember(request: HttpRequest, token: str, name: str, result, stage: str) -
 @writes_need_login(fallback="ui:import")
 def import_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if getattr(request, "upload_too_large", False):
+        # The file was not received at all (uploads.UploadSizeLimit): say why.
+        form = UploadForm()
+        try:
+            csv_import.check_upload(None, request=request)
+        except csv_import.ImportFileError as exc:
+            form.errors["file"] = form.error_class([exc.message])
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             csv_import.check_upload(upload)
