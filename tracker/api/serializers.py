@@ -197,7 +197,7 @@ class TimelineEventOutput(serializers.ModelSerializer):
 
     class Meta:
         model = IssueEvent
-        fields = ["event", "timestamp", "actor_id", "source", "details"]
+        fields = ["event", "timestamp", "actor_id", "source", "version", "details"]
 
 
 class TimelineOutput(serializers.Serializer):

@@ -283,7 +283,8 @@ def test_timeline_lists_every_change_in_order(api, user):
         "issue_reopened",
     ]
     first = body["timeline"][0]
-    assert set(first) == {"event", "timestamp", "actor_id", "source", "details"}
+    assert set(first) == {"event", "timestamp", "actor_id", "source", "version", "details"}
+    assert [entry["version"] for entry in body["timeline"]] == [1, None, 2, 2, 3, 4, 5]
     assert body["timeline"][1]["actor_id"] == bob.pk
     assert body["timeline"][1]["details"]["body"] == "Bug reproduced"
 
