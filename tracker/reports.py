@@ -15,9 +15,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count
 from django.utils import timezone
 
+from . import selectors
 from .models import Issue
 from .services import clean_status, invalid
 
@@ -94,10 +94,7 @@ def top_assignees(*, limit: int | None = None, status: str | None = None) -> lis
 
 def status_counts() -> dict[str, int]:
     """Issues per status, every status present (zeros included), in workflow order."""
-    counts = dict(
-        Issue.objects.order_by().values("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    return {status: counts.get(status, 0) for status in STATUSES}
+    return selectors.issue_status_counts()
 
 
 def people_summary() -> list[dict]:
