@@ -118,8 +118,15 @@ class Issue(models.Model):
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.OPEN, db_default=Status.OPEN
     )
+    # db_index=False where a composite index in Meta starts with the column already: a
+    # second index would only slow every write (the CSV import most of all).
     assignee = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_issues"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_issues",
+        db_index=False,
     )
     version = models.PositiveIntegerField(default=1, db_default=1)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
@@ -164,8 +171,8 @@ class Issue(models.Model):
 
 
 class IssueLabel(models.Model):
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE)
-    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, db_index=False)
 
     class Meta:
         db_table = "issue_labels"
@@ -180,7 +187,9 @@ class IssueLabel(models.Model):
 
 class Comment(models.Model):
     body = models.TextField()
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="comments")
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="comments", db_index=False
+    )
     author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="comments")
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
@@ -218,7 +227,9 @@ class IssueEvent(models.Model):
         IMPORT = "import"
         BULK = "bulk"
 
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event = models.CharField(max_length=32, choices=Kind.choices)
     version = models.PositiveIntegerField(
         null=True,
