@@ -1,8 +1,8 @@
 """CSV import of issues: parse -> validate -> write, in batches.
 
 The file is read as a stream (the csv module over a UTF-8 text wrapper of the binary file),
-so memory does not grow with its size. Rows are validated in batches with the field rules of
-services.py, so a row gets the same message the API would give; each batch checks its
+so memory does not grow with its size. Rows are validated in batches with the field rules
+of services/rules.py, so a row gets the same message the API would give; each batch checks its
 assignees in one query and writes its issues, `issue_created` events and labels with
 PostgreSQL COPY, never a query per row. Every valid row of one file is written in ONE
 transaction: a failure midway leaves nothing behind, and the same file can be sent again.

@@ -1,4 +1,4 @@
-"""The schema. Rules that need other rows or the actor live in services.py;
+"""The schema. Rules that need other rows or the actor live in services/;
 what the database can guarantee on its own is declared here in Meta.constraints."""
 
 from __future__ import annotations

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tracker.errors import IssueNotFound
+from tracker.models import Comment, Issue, IssueEvent, User
+
+from .events import new_event, recorded_actor
+from .rules import clean_text, invalid, is_id
+
+Source = IssueEvent.Source
+Kind = IssueEvent.Kind
+
+
+def comment_add(
+    *,
+    issue_id: int,
+    body: str,
+    author_id: int | None = None,
+    actor: User | None = None,
+    source: str = Source.API,
+) -> Comment:
+    """Add a comment. Comments do not change the issue's version.
+
+    The author is `author_id`, or the actor when it is left out. While TRACKER_REQUIRE_AUTH
+    is on, people comment only as themselves: an `author_id` other than the actor's is
+    refused. The actor of the event is the actor when there is one, else the author.
+    """
+    body = clean_text(body)
+    if not body:
+        raise invalid("body", "Empty comment", "empty_comment")
+    if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
+        raise IssueNotFound()
+    actor = recorded_actor(actor)
+    if settings.TRACKER_REQUIRE_AUTH and author_id is not None and actor and author_id != actor.pk:
+        raise invalid("author_id", "You can only comment as yourself", "not_yourself")
+    if author_id is None and actor is not None:
+        author_id = actor.pk
+    author = User.objects.filter(pk=author_id).first() if author_id and is_id(author_id) else None
+    if author is None:
+        raise invalid("author_id", "Invalid author_id", "invalid_author")
+    now = timezone.now()
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            issue_id=issue_id, author=author, body=body, created_at=now
+        )
+        new_event(
+            issue_id,
+            Kind.COMMENT_ADDED,
+            version=None,
+            actor=actor or author,
+            source=source,
+            now=now,
+            comment_id=comment.pk,
+            author_id=author.pk,
+            author_name=author.name,
+            body=body,
+        ).save()
+    return comment

@@ -1,0 +1,285 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tracker.errors import IssueNotFound, RuleViolation, VersionConflict
+from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
+
+from .events import created_details, new_event, recorded_actor, status_event
+from .labels import labels_get_or_create
+from .rules import (
+    assignee_or_none,
+    clean_description,
+    clean_label_names,
+    clean_status,
+    clean_title,
+    invalid,
+    is_id,
+    resolved_at_for,
+)
+
+Status = Issue.Status
+Source = IssueEvent.Source
+Kind = IssueEvent.Kind
+
+BULK_STATUS_MAX_IDS = 10_000
+UPDATABLE_ISSUE_FIELDS = frozenset({"title", "description", "status", "assignee_id"})
+
+
+def _lock_issue(issue_id: int) -> Issue:
+    """Lock one issue row until the transaction ends. Call inside `transaction.atomic`."""
+    issue = (
+        Issue.objects.select_for_update().filter(pk=issue_id).first() if is_id(issue_id) else None
+    )
+    if issue is None:
+        raise IssueNotFound()
+    return issue
+
+
+def _check_version(issue: Issue, version: int | None) -> None:
+    if version is not None and issue.version != version:
+        raise VersionConflict(current_version=issue.version)
+
+
+def _bump(issue: Issue, now, **fields: Any) -> None:
+    """Write `fields` and the next version of a locked issue."""
+    Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, updated_at=now, **fields)
+    issue.version += 1
+    issue.updated_at = now
+
+
+def issue_create(
+    *,
+    title: str,
+    description: str = "",
+    status: str = Status.OPEN,
+    assignee_id: int | None = None,
+    labels: Sequence[str] = (),
+    actor: User | None = None,
+    source: str = Source.API,
+) -> Issue:
+    title = clean_title(title)
+    status = clean_status(status or Status.OPEN)
+    label_names = clean_label_names(labels)
+    assignee = assignee_or_none(assignee_id)
+    actor = recorded_actor(actor)
+    now = timezone.now()
+    with transaction.atomic():
+        issue = Issue.objects.create(
+            title=title,
+            description=clean_description(description),
+            status=status,
+            assignee=assignee,
+            created_at=now,
+            updated_at=now,
+            resolved_at=resolved_at_for(status, now),
+        )
+        labels_by_name = labels_get_or_create(label_names)
+        IssueLabel.objects.bulk_create(
+            IssueLabel(issue=issue, label=label) for label in labels_by_name.values()
+        )
+        new_event(
+            issue.pk,
+            Kind.ISSUE_CREATED,
+            version=1,
+            actor=actor,
+            source=source,
+            now=now,
+            **created_details(
+                title=title,
+                status=status,
+                assignee_id=assignee_id,
+                assignee_name=assignee.name if assignee else None,
+                labels=[label.name for label in labels_by_name.values()],
+            ),
+        ).save()
+    return issue
+
+
+def issue_update(
+    *,
+    issue_id: int,
+    version: int,
+    actor: User | None = None,
+    source: str = Source.API,
+    **changes: Any,
+) -> Issue:
+    """Apply `changes` (title, description, status, assignee_id) if `version` is current.
+
+    Raises IssueNotFound, VersionConflict (nothing written) or ValidationError. A change that
+    sets every field to the value it already has writes nothing and keeps the version.
+    """
+    unknown = set(changes) - UPDATABLE_ISSUE_FIELDS
+    if unknown:
+        raise TypeError(f"issue_update() got unknown fields: {sorted(unknown)}")
+    if "title" in changes:
+        changes["title"] = clean_title(changes["title"])
+    if "description" in changes:
+        changes["description"] = clean_description(changes["description"])
+    if "status" in changes:
+        changes["status"] = clean_status(changes["status"])
+    new_assignee = assignee_or_none(changes.get("assignee_id"))
+    actor = recorded_actor(actor)
+
+    with transaction.atomic():
+        issue = _lock_issue(issue_id)
+        _check_version(issue, version)
+        now = timezone.now()
+        fields: dict[str, Any] = {}
+        events: list[IssueEvent] = []
+        meta = {"version": issue.version + 1, "actor": actor, "source": source, "now": now}
+
+        if "title" in changes and changes["title"] != issue.title:
+            events.append(
+                new_event(
+                    issue.pk,
+                    Kind.TITLE_CHANGED,
+                    **meta,
+                    **{"from": issue.title, "to": changes["title"]},
+                )
+            )
+            fields["title"] = changes["title"]
+        if "description" in changes and changes["description"] != issue.description:
+            events.append(
+                new_event(
+                    issue.pk,
+                    Kind.DESCRIPTION_CHANGED,
+                    **meta,
+                    **{"from": issue.description, "to": changes["description"]},
+                )
+            )
+            fields["description"] = changes["description"]
+        if "status" in changes and changes["status"] != issue.status:
+            events.append(status_event(issue.pk, issue.status, changes["status"], **meta))
+            fields["status"] = changes["status"]
+            fields["resolved_at"] = resolved_at_for(changes["status"], now)
+        if "assignee_id" in changes and changes["assignee_id"] != issue.assignee_id:
+            old_assignee = issue.assignee
+            events.append(
+                new_event(
+                    issue.pk,
+                    Kind.ASSIGNEE_CHANGED,
+                    **meta,
+                    **{
+                        "from": issue.assignee_id,
+                        "to": changes["assignee_id"],
+                        "from_name": old_assignee.name if old_assignee else None,
+                        "to_name": new_assignee.name if new_assignee else None,
+                    },
+                )
+            )
+            fields["assignee_id"] = changes["assignee_id"]
+
+        if fields:
+            _bump(issue, now, **fields)
+            for name, value in fields.items():
+                setattr(issue, name, value)
+            IssueEvent.objects.bulk_create(events)
+    return issue
+
+
+def issue_labels_replace(
+    *,
+    issue_id: int,
+    labels: Sequence[str],
+    version: int | None = None,
+    actor: User | None = None,
+    source: str = Source.API,
+) -> tuple[Issue, list[Label]]:
+    """Replace an issue's labels as a whole, creating missing labels.
+
+    Returns the issue and its labels sorted by name. Raises IssueNotFound, VersionConflict
+    (when `version` is given and stale) or ValidationError; on any error nothing changes.
+    """
+    names = clean_label_names(labels)
+    actor = recorded_actor(actor)
+    with transaction.atomic():
+        issue = _lock_issue(issue_id)
+        _check_version(issue, version)
+        wanted = labels_get_or_create(names)
+        current = {label.name.lower(): label for label in issue.labels.all()}
+        added = [wanted[key] for key in wanted if key not in current]
+        removed = [current[key] for key in current if key not in wanted]
+        if added or removed:
+            now = timezone.now()
+            IssueLabel.objects.filter(issue=issue, label__in=removed).delete()
+            IssueLabel.objects.bulk_create(IssueLabel(issue=issue, label=label) for label in added)
+            _bump(issue, now)
+            new_event(
+                issue.pk,
+                Kind.LABELS_CHANGED,
+                version=issue.version,
+                actor=actor,
+                source=source,
+                now=now,
+                added=sorted((label.name for label in added), key=str.lower),
+                removed=sorted((label.name for label in removed), key=str.lower),
+                labels=sorted((label.name for label in wanted.values()), key=str.lower),
+            ).save()
+    return issue, sorted(wanted.values(), key=lambda label: label.name.lower())
+
+
+def issues_bulk_set_status(
+    *,
+    issue_ids: Sequence[int],
+    status: str,
+    actor: User | None = None,
+    source: str = Source.BULK,
+) -> list[int]:
+    """Move every listed issue to `status`, all or nothing.
+
+    Locks the rows in id order (so concurrent bulk changes cannot deadlock) and runs a
+    constant number of queries whatever the number of issues. Issues already in `status`
+    are left as they are (no new version, no event). Returns the ids, without duplicates,
+    in the order given. Raises ValidationError or RuleViolation; on any error nothing changes.
+    """
+    status = clean_status(status)
+    ids = list(dict.fromkeys(issue_ids))
+    if not ids:
+        raise invalid("issue_ids", "issue_ids must not be empty", "empty")
+    if len(ids) > BULK_STATUS_MAX_IDS:
+        raise invalid("issue_ids", f"At most {BULK_STATUS_MAX_IDS} issues per request", "too_many")
+    actor = recorded_actor(actor)
+
+    with transaction.atomic():
+        current = {
+            pk: (old_status, old_version)
+            for pk, old_status, old_version in Issue.objects.select_for_update()
+            .filter(pk__in=[pk for pk in ids if is_id(pk)])
+            .order_by("id")
+            .values_list("id", "status", "version")
+        }
+        if len(current) != len(ids):
+            raise RuleViolation("One or more issues not found", code="issues_not_found")
+        if status == Status.CLOSED:
+            already = sorted(pk for pk, (old, _) in current.items() if old == Status.CLOSED)
+            if already:
+                raise RuleViolation(f"Issue {already[0]} already closed", code="already_closed")
+
+        changing = sorted(pk for pk, (old, _) in current.items() if old != status)
+        if changing:
+            now = timezone.now()
+            Issue.objects.filter(pk__in=changing).update(
+                status=status,
+                resolved_at=resolved_at_for(status, now),
+                updated_at=now,
+                version=F("version") + 1,
+            )
+            IssueEvent.objects.bulk_create(
+                status_event(
+                    pk,
+                    current[pk][0],
+                    status,
+                    version=current[pk][1] + 1,
+                    actor=actor,
+                    source=source,
+                    now=now,
+                )
+                for pk in changing
+            )
+    return ids

@@ -1,0 +1,112 @@
+"""Field rules: pure checks shared by every write path (the CSV import calls them per
+row, so a row gets the message the API would give)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from tracker.models import ISSUE_TITLE_MAX, LABEL_NAME_MAX, USER_NAME_MAX, Issue, User
+
+Status = Issue.Status
+# Status.values builds a new list on each access; the CSV import checks a million rows.
+STATUS_VALUES = frozenset(Status.values)
+MAX_ID = 2**63 - 1  # bigint: a larger number names no row and must not reach a query
+
+
+def invalid(field: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def clean_title(value: str | None) -> str:
+    title = (value or "").strip()
+    if not title:
+        raise invalid("title", "Title is required", "required")
+    if len(title) > ISSUE_TITLE_MAX:
+        raise invalid("title", f"Title is too long (max {ISSUE_TITLE_MAX})", "max_length")
+    return title
+
+
+def clean_status(value: str | None) -> str:
+    if value not in STATUS_VALUES:
+        raise invalid("status", f"Invalid status '{value}'", "invalid_status")
+    return value
+
+
+def clean_text(value: str | None) -> str:
+    """Multi-line text as stored: trimmed, with one kind of line ending whatever the client."""
+    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def clean_description(value: str | None) -> str:
+    return clean_text(value)
+
+
+def is_id(value: int) -> bool:
+    return 1 <= value <= MAX_ID
+
+
+def parse_id(text: str) -> int | None:
+    """A row id written as plain decimal digits, or None."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and is_id(int(text)):
+        return int(text)
+    return None
+
+
+def invalid_assignee() -> ValidationError:
+    """An assignee_id that names no user (the CSV import also uses it for ids that do not
+    parse as integers)."""
+    return invalid("assignee_id", "Invalid assignee_id", "invalid_assignee")
+
+
+def clean_user_name(value: str | None) -> str:
+    name = (value or "").strip()
+    if not name:
+        raise invalid("name", "Name is required", "required")
+    if len(name) > USER_NAME_MAX:
+        raise invalid("name", f"Name is too long (max {USER_NAME_MAX})", "max_length")
+    return name
+
+
+def clean_label_names(names: Iterable[str]) -> list[str]:
+    """Trim, refuse blank or over-long names, and drop case-insensitive duplicates
+    (the first spelling wins)."""
+    cleaned: dict[str, str] = {}
+    for raw in names:
+        name = (raw or "").strip() if isinstance(raw, str) else ""
+        if not name:
+            raise invalid("labels", "Label names cannot be blank", "blank_label")
+        if len(name) > LABEL_NAME_MAX:
+            raise invalid(
+                "labels", f"Label '{name}' is too long (max {LABEL_NAME_MAX})", "max_length"
+            )
+        cleaned.setdefault(name.lower(), name)
+    return list(cleaned.values())
+
+
+def clean_label_color(value: str | None) -> str:
+    color = (value or "").strip()
+    if color and not (
+        len(color) == 7
+        and color[0] == "#"
+        and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+    ):
+        raise invalid("color", "Color must look like #1a2b3c", "invalid_color")
+    return color.lower()
+
+
+def assignee_or_none(assignee_id: int | None) -> User | None:
+    if assignee_id is None:
+        return None
+    user = User.objects.filter(pk=assignee_id).first() if is_id(assignee_id) else None
+    if user is None:
+        raise invalid_assignee()
+    return user
+
+
+def resolved_at_for(status: str, now) -> Any:
+    """Entering `closed` stamps resolved_at; any other status clears it."""
+    return now if status == Status.CLOSED else None
