@@ -463,6 +463,7 @@ def test_docs_pages_load_assets_locally(client, path):
     html = client.get(path).content.decode()
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn.jsdelivr" not in html
+    assert "fonts.googleapis" not in html
 
 
 def test_browser_gets_browsable_api(client):

@@ -1,0 +1,53 @@
+"""The tracker works offline and behind a firewall: no page fetches anything from another
+host (ReDoc's own "powered by" logo is stopped by the page's content security policy)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+
+from tracker import services
+
+PAGES = [
+    "/ui/issues/",
+    "/ui/issues/new/",
+    "/ui/issues/ISSUE/",
+    "/ui/import/",
+    "/ui/reports/",
+    "/ui/people/",
+    "/accounts/login/",
+    "/docs",
+    "/redoc",
+    "/issues",
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_page_fetches_from_another_host(page, live_server):
+    issue = services.issue_create(title="Offline", labels=["bug"])
+    own_host = urlparse(live_server.url).netloc
+    fetched_elsewhere: list[tuple[str, str]] = []
+
+    def is_elsewhere(url: str) -> bool:
+        parsed = urlparse(url)
+        return parsed.scheme in ("http", "https") and parsed.netloc != own_host
+
+    page.on(
+        "requestfinished",
+        lambda request: (
+            is_elsewhere(request.url) and fetched_elsewhere.append(("got", request.url))
+        ),
+    )
+    page.on(
+        "requestfailed",
+        lambda request: (
+            is_elsewhere(request.url)
+            and request.failure != "csp"
+            and fetched_elsewhere.append(("tried", request.url))
+        ),
+    )
+    for path in PAGES:
+        page.goto(path.replace("ISSUE", str(issue.pk)))
+        page.wait_for_load_state("networkidle")
+    assert fetched_elsewhere == []
