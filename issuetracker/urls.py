@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
@@ -34,6 +35,10 @@ def _is_page(request) -> bool:
 
 def handler400(request, exception=None):
     # Reached for requests Django itself refuses, e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            {"detail": "Request body too large", "code": "request_too_large"}, status=413
+        )
     if _is_page(request):
         return bad_request(request, exception)
     return JsonResponse({"detail": "Bad request", "code": "bad_request"}, status=400)

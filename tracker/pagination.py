@@ -28,16 +28,21 @@ class KeysetPage:
 _CURSOR_SALT = "tracker.pagination.cursor"
 
 
-def _encode(backwards: bool, value: Any, pk: int) -> str:
+def _salt(model: type[Model], order: str) -> str:
+    # A cursor is good only for the list and the order it was made for.
+    return f"{_CURSOR_SALT}:{model._meta.label}:{order}"
+
+
+def _encode(salt: str, backwards: bool, value: Any, pk: int) -> str:
     # Signed, so that a client can only send back positions the server made.
-    return signing.dumps([int(backwards), value, pk], salt=_CURSOR_SALT, compress=True)
+    return signing.dumps([int(backwards), value, pk], salt=salt, compress=True)
 
 
-def _decode(cursor: str) -> tuple[bool, Any, int]:
+def _decode(salt: str, cursor: str, field) -> tuple[bool, Any, int]:
     try:
-        backwards, value, pk = signing.loads(cursor, salt=_CURSOR_SALT)
-        return bool(backwards), value, int(pk)
-    except (signing.BadSignature, ValueError, TypeError) as exc:
+        backwards, value, pk = signing.loads(cursor, salt=salt)
+        return bool(backwards), field.to_python(value), int(pk)
+    except (signing.BadSignature, ValidationError, ValueError, TypeError) as exc:
         raise ValidationError(
             {"cursor": ValidationError("Invalid cursor", code="invalid_cursor")}
         ) from exc
@@ -67,12 +72,13 @@ def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, per_page:
     model = queryset.model
     descending = order.startswith("-")
     field = model._meta.get_field(order.lstrip("-"))
-    position = _decode(cursor) if cursor else None
+    salt = _salt(model, order)
+    position = _decode(salt, cursor, field) if cursor else None
     backwards = bool(position and position[0])
     query_descending = descending != backwards
 
     if position:
-        value = field.to_python(position[1]) if field.name != "id" else position[2]
+        value = position[1] if field.name != "id" else position[2]
         table = model._meta.db_table
         op = "<" if query_descending else ">"
         queryset = queryset.filter(
@@ -91,7 +97,7 @@ def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, per_page:
         rows.reverse()
 
     def cursor_at(row: Model, towards_start: bool) -> str:
-        return _encode(towards_start, field.value_to_string(row), row.pk)
+        return _encode(salt, towards_start, field.value_to_string(row), row.pk)
 
     if not rows:
         return KeysetPage([], None, None)

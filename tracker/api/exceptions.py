@@ -88,6 +88,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, DataError):
         # A number or date beyond what a column can hold names no row and fits no field.
+        # Logged: the same error from a value the services should have refused is a bug.
+        logger.warning("Data error reached the API: %s", exc)
         return Response(
             {"detail": "A value is out of range", "code": "out_of_range"},
             status=status.HTTP_400_BAD_REQUEST,

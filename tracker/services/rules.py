@@ -21,7 +21,8 @@ def invalid(field: str, message: str, code: str) -> ValidationError:
 
 
 def clean_title(value: str | None) -> str:
-    title = (value or "").strip()
+    """Trimmed, on one line (line breaks and tabs inside become spaces)."""
+    title = " ".join((value or "").replace("\t", " ").splitlines()).strip()
     if not title:
         raise invalid("title", "Title is required", "required")
     if len(title) > ISSUE_TITLE_MAX:

@@ -527,8 +527,19 @@ def test_an_oversized_body_gets_json(api, settings):
     response = api.post(
         "/issues/bulk-status", {"issue_ids": list(range(1, 100)), "status": "open"}, format="json"
     )
-    assert response.status_code == 400
-    assert response.json()["code"]
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_a_cursor_only_works_for_the_list_and_order_it_came_from(api):
+    IssueFactory.create_batch(3)
+    UserFactory.create_batch(3)
+    first = api.get("/issues?per_page=1&ordering=-created_at")
+    cursor = links(first)["next"].split("cursor=")[1].split("&")[0]
+    for other in ("/issues?ordering=title", "/issues?ordering=created_at", "/users?ordering=id"):
+        response = api.get(f"{other}&per_page=1&cursor={cursor}")
+        assert response.status_code == 400, other
+        assert response.json()["detail"] == "Invalid cursor"
 
 
 def test_comments_list_is_paginated(api, user):

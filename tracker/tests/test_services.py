@@ -358,6 +358,11 @@ def test_line_endings_are_stored_one_way_whatever_the_client():
     assert comment.body == "a\nb"
 
 
+def test_titles_stay_on_one_line():
+    issue = services.issue_create(title=" Multi\r\nline\ttitle ")
+    assert issue.title == "Multi line title"
+
+
 def test_comment_author_defaults_to_the_actor():
     alice = UserFactory()
     issue = services.issue_create(title="x")

@@ -149,7 +149,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 
 def _limits() -> dict[str, Any]:
-    return {"max_megabytes": settings.TRACKER_IMPORT_MAX_BYTES // (1024 * 1024)}
+    return {"max_bytes": settings.TRACKER_IMPORT_MAX_BYTES}
 
 
 @require_GET
