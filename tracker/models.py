@@ -153,7 +153,7 @@ class Issue(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "id"], name="issues_status_id_idx"),
-            models.Index(fields=["assignee", "status"], name="issues_assignee_status_idx"),
+            models.Index(fields=["assignee", "status", "id"], name="issues_assignee_status_idx"),
             models.Index(fields=["created_at", "id"], name="issues_created_at_id_idx"),
             models.Index(fields=["updated_at", "id"], name="issues_updated_at_id_idx"),
             models.Index(fields=["title", "id"], name="issues_title_id_idx"),
