@@ -173,7 +173,7 @@ def _check_row(number: int, cells: list[str], positions: dict[str, int]) -> _Row
             labels = services.clean_label_names(names)
         except ValidationError as exc:
             errors += _messages(exc, number)
-    description = services.clean_description(cell("description"))
+    description = services.clean_text(cell("description"))
     return _Row(number, title, description, status, assignee_id, labels, errors)
 
 

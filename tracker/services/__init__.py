@@ -17,7 +17,6 @@ from .issues import (
 from .labels import label_delete, label_save, labels_get_or_create
 from .rules import (
     MAX_ID,
-    clean_description,
     clean_label_color,
     clean_label_names,
     clean_status,
@@ -35,7 +34,6 @@ from .users import user_create
 __all__ = [
     "BULK_STATUS_MAX_IDS",
     "MAX_ID",
-    "clean_description",
     "clean_label_color",
     "clean_label_names",
     "clean_status",

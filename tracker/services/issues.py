@@ -14,9 +14,9 @@ from .events import created_details, new_event, recorded_actor, status_event
 from .labels import labels_get_or_create
 from .rules import (
     assignee_or_none,
-    clean_description,
     clean_label_names,
     clean_status,
+    clean_text,
     clean_title,
     invalid,
     is_id,
@@ -29,6 +29,7 @@ Kind = IssueEvent.Kind
 
 BULK_STATUS_MAX_IDS = 10_000
 UPDATABLE_ISSUE_FIELDS = frozenset({"title", "description", "status", "assignee_id"})
+TEXT_FIELD_EVENTS = {"title": Kind.TITLE_CHANGED, "description": Kind.DESCRIPTION_CHANGED}
 
 
 def _lock_issue(issue_id: int) -> Issue:
@@ -72,7 +73,7 @@ def issue_create(
     with transaction.atomic():
         issue = Issue.objects.create(
             title=title,
-            description=clean_description(description),
+            description=clean_text(description),
             status=status,
             assignee=assignee,
             created_at=now,
@@ -120,7 +121,7 @@ def issue_update(
     if "title" in changes:
         changes["title"] = clean_title(changes["title"])
     if "description" in changes:
-        changes["description"] = clean_description(changes["description"])
+        changes["description"] = clean_text(changes["description"])
     if "status" in changes:
         changes["status"] = clean_status(changes["status"])
     new_assignee = assignee_or_none(changes.get("assignee_id"))
@@ -134,26 +135,17 @@ def issue_update(
         events: list[IssueEvent] = []
         meta = {"version": issue.version + 1, "actor": actor, "source": source, "now": now}
 
-        if "title" in changes and changes["title"] != issue.title:
-            events.append(
-                new_event(
-                    issue.pk,
-                    Kind.TITLE_CHANGED,
-                    **meta,
-                    **{"from": issue.title, "to": changes["title"]},
+        for name, kind in TEXT_FIELD_EVENTS.items():
+            if name in changes and changes[name] != getattr(issue, name):
+                events.append(
+                    new_event(
+                        issue.pk,
+                        kind,
+                        **meta,
+                        **{"from": getattr(issue, name), "to": changes[name]},
+                    )
                 )
-            )
-            fields["title"] = changes["title"]
-        if "description" in changes and changes["description"] != issue.description:
-            events.append(
-                new_event(
-                    issue.pk,
-                    Kind.DESCRIPTION_CHANGED,
-                    **meta,
-                    **{"from": issue.description, "to": changes["description"]},
-                )
-            )
-            fields["description"] = changes["description"]
+                fields[name] = changes[name]
         if "status" in changes and changes["status"] != issue.status:
             events.append(status_event(issue.pk, issue.status, changes["status"], **meta))
             fields["status"] = changes["status"]

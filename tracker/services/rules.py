@@ -41,10 +41,6 @@ def clean_text(value: str | None) -> str:
     return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def clean_description(value: str | None) -> str:
-    return clean_text(value)
-
-
 def is_id(value: int) -> bool:
     return 1 <= value <= MAX_ID
 
