@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from tracker import reports
 
-from .serializers import StatusField
+from .serializers import StatusField, validated
 from .views import errors
 
 # --- Query parameters.
@@ -114,12 +114,6 @@ class SeriesPointOutput(serializers.Serializer):
     resolved = serializers.IntegerField()
 
 
-def _params(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 # --- Views.
 
 
@@ -155,7 +149,9 @@ class TopAssigneesView(APIView):
         ],
     )
     def get(self, request):
-        return Response(reports.top_assignees(**_params(TopAssigneesParams, request)))
+        return Response(
+            reports.top_assignees(**validated(TopAssigneesParams, request.query_params))
+        )
 
 
 class LatencyView(APIView):
@@ -181,7 +177,9 @@ class LatencyView(APIView):
         ],
     )
     def get(self, request):
-        return Response(reports.resolution_latency(**_params(LatencyParams, request)))
+        return Response(
+            reports.resolution_latency(**validated(LatencyParams, request.query_params))
+        )
 
 
 class CreatedVsResolvedView(APIView):
@@ -192,4 +190,6 @@ class CreatedVsResolvedView(APIView):
         responses={200: SeriesPointOutput(many=True), **errors(400)},
     )
     def get(self, request):
-        return Response(reports.created_vs_resolved(**_params(SeriesParams, request)))
+        return Response(
+            reports.created_vs_resolved(**validated(SeriesParams, request.query_params))
+        )

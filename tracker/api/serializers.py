@@ -40,6 +40,13 @@ class StrictInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """The validated data of a request body or query string; raises ValidationError (400)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 ISSUE_READ_ONLY_FIELDS = frozenset(
     {"id", "version", "created_at", "updated_at", "resolved_at", "labels", "comments"}
 )

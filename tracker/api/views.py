@@ -55,7 +55,7 @@ class UserListCreateView(GenericAPIView):
         examples=[OpenApiExample("Alice", value={"name": "Alice"}, request_only=True)],
     )
     def post(self, request):
-        data = _valid(s.UserInput, request)
+        data = s.validated(s.UserInput, request.data)
         user = services.user_create(name=data["name"])
         return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
 
@@ -91,7 +91,7 @@ class IssueListCreateView(GenericAPIView):
         ],
     )
     def post(self, request):
-        data = _valid(s.IssueCreateInput, request)
+        data = s.validated(s.IssueCreateInput, request.data)
         issue = services.issue_create(**data, actor=actor_of(request), source=SOURCE)
         return Response(
             s.IssueOutput(selectors.issue_get(issue_id=issue.pk)).data,
@@ -117,7 +117,7 @@ class IssueDetailView(GenericAPIView):
         ],
     )
     def patch(self, request, issue_id: int):
-        data = _valid(s.IssueUpdateInput, request)
+        data = s.validated(s.IssueUpdateInput, request.data)
         services.issue_update(issue_id=issue_id, actor=actor_of(request), source=SOURCE, **data)
         return Response(s.IssueOutput(selectors.issue_get(issue_id=issue_id)).data)
 
@@ -136,7 +136,7 @@ class IssueLabelsView(GenericAPIView):
         ],
     )
     def put(self, request, issue_id: int):
-        data = _valid(s.IssueLabelsInput, request)
+        data = s.validated(s.IssueLabelsInput, request.data)
         issue, labels = services.issue_labels_replace(
             issue_id=issue_id,
             labels=data["labels"],
@@ -179,7 +179,7 @@ class IssueCommentsView(GenericAPIView):
         ],
     )
     def post(self, request, issue_id: int):
-        data = _valid(s.CommentInput, request)
+        data = s.validated(s.CommentInput, request.data)
         comment = services.comment_add(
             issue_id=issue_id,
             author_id=data.get("author_id"),
@@ -216,7 +216,7 @@ class IssuesBulkStatusView(GenericAPIView):
         ],
     )
     def post(self, request):
-        data = _valid(s.BulkStatusInput, request)
+        data = s.validated(s.BulkStatusInput, request.data)
         ids = services.issues_bulk_set_status(
             issue_ids=data["issue_ids"],
             status=data["status"],
@@ -261,20 +261,13 @@ class IssuesImportView(GenericAPIView):
         ],
     )
     def post(self, request):
-        query = s.ImportQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = s.validated(s.ImportQuery, request.query_params)
         upload = request.FILES.get("file")
         csv_import.check_upload(upload, request=request)
         result = csv_import.import_issues(
             upload,
-            dry_run=query.validated_data["dry_run"],
+            dry_run=query["dry_run"],
             actor=actor_of(request),
             source=IssueEvent.Source.IMPORT,
         )
         return Response(result.as_dict())
-
-
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
