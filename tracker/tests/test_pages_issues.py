@@ -273,6 +273,16 @@ def test_missing_issue_is_a_404_page(client):
     assert client.get(edit(999_999)).status_code == 404
 
 
+@pytest.mark.parametrize("action", ["comments", "labels", "edit"])
+def test_writes_to_a_missing_issue_are_a_404_page(client, user, action):
+    response = client.post(
+        f"/ui/issues/99999999999999999999/{action}/",
+        {"body": "x", "author_id": user.pk, "version": 1, "title": "x", "status": "open"},
+    )
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
 # --- Edit and conflicts
 
 

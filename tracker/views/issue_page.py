@@ -9,13 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker import selectors, services
-from tracker.errors import IssueNotFound, VersionConflict
+from tracker.errors import VersionConflict
 from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_service_errors
 from tracker.models import Issue, IssueEvent, User
 from tracker.templatetags.issue_ui import status_label
@@ -39,13 +39,6 @@ class ConflictRow:
     theirs: str
 
 
-def _issue_or_404(issue_id: int) -> Issue:
-    try:
-        return selectors.issue_detail(issue_id=issue_id)
-    except IssueNotFound as exc:
-        raise Http404(exc.message) from exc
-
-
 def _comment_form(request: HttpRequest, data: Any = None) -> CommentForm:
     # With logins required the author is the logged-in user; otherwise the visitor picks
     # one (the open model of the original system), defaulting to themselves.
@@ -64,7 +57,7 @@ def _issue_page(
     comment_form: CommentForm | None = None,
     labels_form: IssueLabelsForm | None = None,
 ) -> HttpResponse:
-    issue = _issue_or_404(issue_id)
+    issue = selectors.issue_detail(issue_id=issue_id)
     newest_first = request.GET.get("order") == "newest"
     events = selectors.issue_timeline(issue_id=issue_id)
     if newest_first:
@@ -95,7 +88,7 @@ def issue_detail(request: HttpRequest, issue_id: int) -> HttpResponse:
 
 @writes_need_login
 def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
-    issue = _issue_or_404(issue_id)
+    issue = selectors.issue_detail(issue_id=issue_id)
     users = list(selectors.user_list())
     if request.method != "POST":
         form = IssueEditForm(initial=IssueEditForm.initial_for(issue), users=users)
@@ -114,8 +107,6 @@ def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
                     source=WEB,
                     **changes,
                 )
-            except IssueNotFound as exc:
-                raise Http404(exc.message) from exc
             except VersionConflict:
                 return _edit_conflict(request, issue_id, form, changes, users)
             except ValidationError as exc:
@@ -141,7 +132,7 @@ def _edit_conflict(
     """Nothing was written. Show what the others changed since the version this person read,
     their values beside the current ones, and a form that re-sends only this person's
     changes against the current version (so the fields they did not touch stay as they are)."""
-    current = _issue_or_404(issue_id)
+    current = selectors.issue_detail(issue_id=issue_id)
     names = {user.pk: user.name for user in users}
 
     def shown(field: str, value: Any) -> str:
@@ -203,8 +194,6 @@ def issue_labels(request: HttpRequest, issue_id: int) -> HttpResponse:
                 actor=actor_of(request),
                 source=WEB,
             )
-        except IssueNotFound as exc:
-            raise Http404(exc.message) from exc
         except VersionConflict:
             return _labels_conflict(request, issue_id, form.cleaned_data["version"], names)
         except ValidationError as exc:
@@ -219,7 +208,7 @@ def issue_labels(request: HttpRequest, issue_id: int) -> HttpResponse:
 def _labels_conflict(
     request: HttpRequest, issue_id: int, read_version: int, names: list[str]
 ) -> HttpResponse:
-    current = _issue_or_404(issue_id)
+    current = selectors.issue_detail(issue_id=issue_id)
     theirs = [label.name for label in current.labels.all()]
     rows = [ConflictRow("Labels", ", ".join(names) or "none", ", ".join(theirs) or "none")]
     hidden: list[tuple[str, Any]] = [("version", current.version)]
@@ -240,8 +229,6 @@ def issue_comment_add(request: HttpRequest, issue_id: int) -> HttpResponse:
                 actor=actor_of(request),
                 source=WEB,
             )
-        except IssueNotFound as exc:
-            raise Http404(exc.message) from exc
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
