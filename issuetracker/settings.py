@@ -131,7 +131,7 @@ STORAGES = {
 # above TRACKER_IMPORT_MAX_BYTES they are not received at all.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
-    "tracker.uploads.UploadSizeLimit",
+    "tracker.imports.uploads.UploadSizeLimit",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]

@@ -12,10 +12,13 @@ from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 
 from . import services
-from .errors import DomainError
+from .errors import DomainError, error_message
 from .models import Comment, Issue, IssueEvent, Label, User
+from .rules import ISSUE_EDITABLE_FIELDS
 
 ADMIN = IssueEvent.Source.ADMIN
+# The admin form's name of each editable field: the assignee is picked as a user.
+ISSUE_FORM_FIELDS = {name.removesuffix("_id"): name for name in ISSUE_EDITABLE_FIELDS}
 
 
 class OptionalUsernameField(auth_forms.UsernameField):
@@ -124,7 +127,7 @@ class IssueAdminForm(forms.ModelForm):
 
     class Meta:
         model = Issue
-        fields = ("title", "description", "status", "assignee")
+        fields = tuple(ISSUE_FORM_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -188,12 +191,8 @@ class IssueAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, f"Nothing was saved: {exc.message}.", messages.ERROR)
-        except ValidationError as exc:
-            self.message_user(
-                request, f"Nothing was saved: {' '.join(exc.messages)}", messages.ERROR
-            )
+        except (DomainError, ValidationError) as exc:
+            self.message_user(request, f"Nothing was saved: {error_message(exc)}.", messages.ERROR)
         return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
@@ -210,13 +209,11 @@ class IssueAdmin(admin.ModelAdmin):
             )
             obj.pk = created.pk
             return
-        fields = {
-            "title": "title",
-            "description": "description",
-            "status": "status",
-            "assignee": "assignee_id",
+        changes = {
+            ISSUE_FORM_FIELDS[name]: data[name]
+            for name in form.changed_data
+            if name in ISSUE_FORM_FIELDS
         }
-        changes = {fields[name]: data[name] for name in form.changed_data if name in fields}
         if "assignee_id" in changes:
             changes["assignee_id"] = assignee.pk if assignee else None
         services.issue_update(
@@ -234,8 +231,7 @@ class IssueAdmin(admin.ModelAdmin):
                 issue_ids=ids, status=status, actor=request.user, source=ADMIN
             )
         except (DomainError, ValidationError) as exc:
-            message = exc.message if isinstance(exc, DomainError) else " ".join(exc.messages)
-            self.message_user(request, f"Nothing changed: {message}.", messages.ERROR)
+            self.message_user(request, f"Nothing changed: {error_message(exc)}.", messages.ERROR)
             return
         self.message_user(request, f"{len(ids)} issue(s) set to {status}.", messages.SUCCESS)
 

@@ -6,6 +6,8 @@ Invalid field values are raised as Django's `ValidationError` with a code, keyed
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 
 class DomainError(Exception):
     status_code = 400
@@ -46,3 +48,23 @@ class RuleViolation(DomainError):
     """A business rule refused the change as a whole (nothing was written)."""
 
     code = "rule_violation"
+
+
+class ImportFileError(DomainError):
+    """A CSV file cannot be imported as a whole; nothing was written."""
+
+    code = "invalid_file"
+    default_message = "The file cannot be imported"
+
+
+class FileTooLarge(ImportFileError):
+    status_code = 413
+    code = "file_too_large"
+
+
+def error_message(exc: DomainError | ValidationError) -> str:
+    """A domain error's message, or a ValidationError's messages as one line, for the
+    interfaces that show an error as text (page messages, the admin, commands)."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    return "; ".join(exc.messages)

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 
 from .models import Issue, IssueLabel
-from .services import parse_id
+from .rules import parse_id
 
 ORDERINGS = ("id", "created_at", "updated_at", "title", "status")
 ORDERING_CHOICES = [(name, name) for name in ORDERINGS] + [(f"-{n}", f"-{n}") for n in ORDERINGS]

@@ -11,9 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import Issue, Label, User
-
-# The fields of an issue the edit form changes (labels have their own form).
-EDITABLE_FIELDS = ("title", "description", "status", "assignee_id")
+from .rules import ISSUE_EDITABLE_FIELDS
 
 
 class TextField(forms.CharField):
@@ -121,15 +119,14 @@ class IssueEditForm(forms.Form):
     def initial_for(issue: Issue) -> dict[str, Any]:
         return {
             "version": issue.version,
-            "title": issue.title,
-            "description": issue.description,
-            "status": issue.status,
-            "assignee_id": issue.assignee_id,
+            **{name: getattr(issue, name) for name in ISSUE_EDITABLE_FIELDS},
         }
 
     def changes(self) -> dict[str, Any]:
         return {
-            name: self.cleaned_data[name] for name in EDITABLE_FIELDS if name in self.changed_data
+            name: self.cleaned_data[name]
+            for name in ISSUE_EDITABLE_FIELDS
+            if name in self.changed_data
         }
 
 

@@ -133,6 +133,8 @@ class Issue(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
     resolved_at = models.DateTimeField(null=True, blank=True)
     labels = models.ManyToManyField(Label, through="IssueLabel", related_name="issues", blank=True)
+    # Not a column: set by the queries and services that read the label names with the issue.
+    label_names: list[str]
 
     class Meta:
         db_table = "issues"

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from . import selectors
 from .models import Issue
-from .services import clean_status, invalid
+from .rules import clean_status, invalid
 
 STATUSES: tuple[str, ...] = tuple(Issue.Status.values)
 INTERVALS = ("day", "week")

@@ -12,7 +12,7 @@ from django.http import QueryDict
 from .errors import IssueNotFound
 from .filters import IssueFilter
 from .models import Comment, Issue, IssueEvent, Label, User
-from .services import is_id
+from .rules import is_id
 
 
 def _with_labels(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -42,16 +42,6 @@ def issue_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Issue]:
 def _check_issue_exists(issue_id: int) -> None:
     if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
         raise IssueNotFound()
-
-
-def issue_get(*, issue_id: int) -> Issue:
-    """The issue with its label names (what a write answers with). Raises IssueNotFound."""
-    issue = (
-        _with_labels(Issue.objects.all()).filter(pk=issue_id).first() if is_id(issue_id) else None
-    )
-    if issue is None:
-        raise IssueNotFound()
-    return issue
 
 
 def issue_detail(*, issue_id: int) -> Issue:

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from tracker import reports
 
+from .schema import errors
 from .serializers import StatusField, validated
-from .views import errors
 
 # --- Query parameters.
 

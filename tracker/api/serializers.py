@@ -5,10 +5,12 @@ the CSV import. Output serializers render the seed's JSON shapes."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rest_framework import serializers
 
 from tracker.models import Comment, Issue, IssueEvent, User
+from tracker.rules import ISSUE_EDITABLE_FIELDS
 
 
 class StatusField(serializers.ChoiceField):
@@ -47,11 +49,6 @@ def validated(serializer_class: type[serializers.Serializer], data) -> dict:
     return dict(serializer.validated_data)
 
 
-ISSUE_READ_ONLY_FIELDS = frozenset(
-    {"id", "version", "created_at", "updated_at", "resolved_at", "labels", "comments"}
-)
-
-
 # --- Users.
 
 
@@ -69,37 +66,24 @@ class UserOutput(serializers.ModelSerializer):
 # --- Issues.
 
 
-class IssueCreateInput(StrictInput):
-    ignored_fields = ISSUE_READ_ONLY_FIELDS - {"labels"}
-    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    status = StatusField(required=False, default=Issue.Status.OPEN)
-    assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    labels = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
-        required=False,
-        default=list,
-        help_text="Label names; missing labels are created.",
-    )
+class LabelNamesOutput(serializers.ListField):
+    """An issue's label names: `label_names` when the query or service read them with the
+    issue, else its prefetched labels."""
 
+    child = serializers.CharField()
 
-class IssueUpdateInput(StrictInput):
-    ignored_fields = ISSUE_READ_ONLY_FIELDS - {"version"}
-    version = serializers.IntegerField(
-        min_value=1, help_text="The version you read; a stale one is a 409."
-    )
-    title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    description = serializers.CharField(required=False, allow_blank=True)
-    status = StatusField(required=False)
-    assignee_id = serializers.IntegerField(required=False, allow_null=True)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, source="*", **kwargs)
 
-
-class LabelNamesField(serializers.ListField):
-    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    def to_representation(self, issue: Issue) -> list[str]:
+        names = getattr(issue, "label_names", None)
+        if names is None:
+            names = [label.name for label in issue.labels.all()]
+        return list(names)
 
 
 class IssueOutput(serializers.ModelSerializer):
-    labels = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    labels = LabelNamesOutput()
 
     class Meta:
         model = Issue
@@ -128,6 +112,48 @@ class IssueDetailOutput(IssueOutput):
 
     class Meta(IssueOutput.Meta):
         fields = [*IssueOutput.Meta.fields, "comments"]
+
+
+# Fields of the issue's representation that clients often send back; inputs drop them.
+ISSUE_READ_ONLY_FIELDS = frozenset(IssueDetailOutput.Meta.fields) - set(ISSUE_EDITABLE_FIELDS)
+
+
+class IssueFieldsInput(StrictInput):
+    """The fields of rules.ISSUE_EDITABLE_FIELDS, each optional (a test holds the two
+    lists together)."""
+
+    title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    status = StatusField(required=False)
+    assignee_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class IssueCreateInput(IssueFieldsInput):
+    ignored_fields = ISSUE_READ_ONLY_FIELDS - {"labels"}
+    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    status = StatusField(required=False, default=Issue.Status.OPEN)
+    assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    labels = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+        help_text="Label names; missing labels are created.",
+    )
+
+
+class VersionInput(StrictInput):
+    version = serializers.IntegerField(
+        min_value=1, help_text="The version you read; a stale one is a 409."
+    )
+
+
+class IssueUpdateInput(VersionInput, IssueFieldsInput):
+    ignored_fields = ISSUE_READ_ONLY_FIELDS - {"version"}
+
+
+class LabelNamesField(serializers.ListField):
+    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
 # --- Labels, comments, bulk changes.

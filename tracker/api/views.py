@@ -4,36 +4,24 @@ Errors are raised, never built here (see exceptions.py)."""
 from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from tracker import csv_import, selectors, services
+from tracker import selectors, services
+from tracker.actors import actor_of
 from tracker.filters import IssueFilter
-from tracker.models import Comment, IssueEvent, User
+from tracker.imports.uploads import check_upload
+from tracker.models import Comment, IssueEvent
+from tracker.rules import csv_columns_help
 
 from . import serializers as s
 from .pagination import IdPagination, KeysetLinkPagination
+from .schema import errors
 
 SOURCE = IssueEvent.Source.API
-
-
-def actor_of(request) -> User | None:
-    return request.user if request.user.is_authenticated else None
-
-
-def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    described = {
-        400: "Invalid input: `detail`, `code` and `errors` by field.",
-        401: "Authentication needed (TRACKER_REQUIRE_AUTH is on).",
-        403: "Not allowed.",
-        404: "Not found.",
-        409: "Version conflict: the issue changed since you read it; nothing was written.",
-        413: "The file is larger than TRACKER_IMPORT_MAX_BYTES.",
-    }
-    return {code: OpenApiResponse(s.ErrorOutput, description=described[code]) for code in codes}
 
 
 class UserListCreateView(GenericAPIView):
@@ -93,10 +81,7 @@ class IssueListCreateView(GenericAPIView):
     def post(self, request):
         data = s.validated(s.IssueCreateInput, request.data)
         issue = services.issue_create(**data, actor=actor_of(request), source=SOURCE)
-        return Response(
-            s.IssueOutput(selectors.issue_get(issue_id=issue.pk)).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(s.IssueOutput(issue).data, status=status.HTTP_201_CREATED)
 
 
 class IssueDetailView(GenericAPIView):
@@ -118,8 +103,10 @@ class IssueDetailView(GenericAPIView):
     )
     def patch(self, request, issue_id: int):
         data = s.validated(s.IssueUpdateInput, request.data)
-        services.issue_update(issue_id=issue_id, actor=actor_of(request), source=SOURCE, **data)
-        return Response(s.IssueOutput(selectors.issue_get(issue_id=issue_id)).data)
+        issue = services.issue_update(
+            issue_id=issue_id, actor=actor_of(request), source=SOURCE, **data
+        )
+        return Response(s.IssueOutput(issue).data)
 
 
 class IssueLabelsView(GenericAPIView):
@@ -233,8 +220,7 @@ class IssuesImportView(GenericAPIView):
     @extend_schema(
         summary="Import issues from a CSV file",
         description="Multipart upload in the field `file`. Columns (header names match "
-        "without regard to case or surrounding spaces): `title` (required), `assignee_id`, "
-        "`status` (empty means `open`), `description`, `labels` (separated by `;`); other "
+        f"without regard to case or surrounding spaces): {csv_columns_help()}; other "
         "columns are ignored and listed in `ignored_columns`. Valid rows are created, all in "
         "one transaction; invalid rows are reported in `errors` (`row` counts data rows from "
         "1). A file that cannot be read as a whole (not UTF-8, not CSV, no `title` column, "
@@ -263,8 +249,8 @@ class IssuesImportView(GenericAPIView):
     def post(self, request):
         query = s.validated(s.ImportQuery, request.query_params)
         upload = request.FILES.get("file")
-        csv_import.check_upload(upload, request=request)
-        result = csv_import.import_issues(
+        check_upload(upload, request=request)
+        result = services.issues_import(
             upload,
             dry_run=query["dry_run"],
             actor=actor_of(request),

@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from tracker.errors import IssueNotFound
 from tracker.models import Comment, Issue, IssueEvent, User
+from tracker.rules import clean_text, invalid, is_id
 
-from .events import new_event, recorded_actor
-from .rules import clean_text, invalid, is_id
+from . import events
 
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
@@ -33,7 +33,7 @@ def comment_add(
         raise invalid("body", "Empty comment", "empty_comment")
     if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
         raise IssueNotFound()
-    actor = recorded_actor(actor)
+    actor = events.recorded_actor(actor)
     if settings.TRACKER_REQUIRE_AUTH and author_id is not None and actor and author_id != actor.pk:
         raise invalid("author_id", "You can only comment as yourself", "not_yourself")
     if author_id is None and actor is not None:
@@ -46,16 +46,14 @@ def comment_add(
         comment = Comment.objects.create(
             issue_id=issue_id, author=author, body=body, created_at=now
         )
-        new_event(
-            issue_id,
-            Kind.COMMENT_ADDED,
-            version=None,
-            actor=actor or author,
-            source=source,
-            now=now,
-            comment_id=comment.pk,
-            author_id=author.pk,
-            author_name=author.name,
-            body=body,
-        ).save()
+        details = {
+            "comment_id": comment.pk,
+            "author_id": author.pk,
+            "author_name": author.name,
+            "body": body,
+        }
+        events.record(
+            events.Change(actor or author, source, now),
+            [events.Event(issue_id, Kind.COMMENT_ADDED, None, details)],
+        )
     return comment

@@ -1,76 +1,171 @@
-"""Timeline events: built by the services in the transaction of the change they record."""
+"""Timeline events: the one door through which every change leaves a record.
+
+Only this module writes `issue_events` rows. A service describes its change as `Event`s and
+hands them to `record()` inside the transaction of the change; `record()` writes them (COPY
+for an import's batches, one INSERT otherwise) and then calls every hook registered with
+`on_record`, still inside that transaction. Follow-up work (notifications, webhooks) plugs
+in there: a hook that defers a job in the same transaction gets no job for a rolled-back
+change and never loses one for a committed change. Hooks get one call per batch (a bulk
+change or an import batch), never one per row.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from django.db import connection
+
+from tracker.imports import pg_copy
+from tracker.imports.pg_copy import NULL, escape
 from tracker.models import Issue, IssueEvent, User
 
 Status = Issue.Status
 Kind = IssueEvent.Kind
 
 
-def new_event(
-    issue_id: int,
-    kind: str,
-    *,
-    version: int | None,
-    actor: User | None,
-    source: str,
-    now,
-    **details: Any,
-) -> IssueEvent:
-    return IssueEvent(
-        issue_id=issue_id,
-        event=kind,
-        version=version,
-        actor=actor,
-        source=source,
-        created_at=now,
-        details=details,
-    )
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Who made a change, through which interface and when: shared by all its events."""
+
+    actor: User | None
+    source: str
+    at: datetime
+
+    @property
+    def actor_id(self) -> int | None:
+        return self.actor.pk if self.actor is not None else None
 
 
-def created_details(
-    *,
-    title: str,
-    status: str,
-    assignee_id: int | None,
-    assignee_name: str | None,
-    labels: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The details of an `issue_created` event (issue_create and the CSV import share them)."""
-    return {
-        "title": title,
-        "status": status,
-        "assignee_id": assignee_id,
-        "assignee_name": assignee_name,
-        "labels": sorted(labels, key=str.lower),
-    }
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of an issue's timeline. `version` is the issue's version after the change
+    (None for comments, which do not change the issue)."""
+
+    issue_id: int
+    kind: str
+    version: int | None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def status_event(
-    issue_id: int, old: str, new: str, *, version: int, actor: User | None, source: str, now
-) -> IssueEvent:
-    if new == Status.CLOSED:
-        kind = Kind.ISSUE_CLOSED
-    elif old == Status.CLOSED:
-        kind = Kind.ISSUE_REOPENED
+Hook = Callable[[Change, Sequence[Event]], None]
+_hooks: list[Hook] = []
+
+
+def on_record(hook: Hook) -> Hook:
+    """Register `hook(change, events)`, called by `record()` inside the change's transaction
+    after its events are written. Usable as a decorator; returns the hook."""
+    _hooks.append(hook)
+    return hook
+
+
+def remove_hook(hook: Hook) -> None:
+    _hooks.remove(hook)
+
+
+def record(change: Change, events: Sequence[Event], *, bulk: bool = False) -> None:
+    """Write `events` and call the hooks. Call inside `transaction.atomic`, in the
+    transaction of the change the events describe.
+
+    `bulk`: write with COPY (an import's batch of thousands); the rows get no ids back.
+    """
+    if not events:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("events.record() must run inside the change's transaction")
+    if bulk:
+        _copy(change, events)
     else:
-        kind = Kind.STATUS_CHANGED
-    return new_event(
-        issue_id,
-        kind,
-        version=version,
-        actor=actor,
-        source=source,
-        now=now,
-        status=new,
-        **{"from": old, "to": new},
+        IssueEvent.objects.bulk_create(
+            IssueEvent(
+                issue_id=event.issue_id,
+                event=event.kind,
+                version=event.version,
+                actor=change.actor,
+                source=change.source,
+                created_at=change.at,
+                details=event.details,
+            )
+            for event in events
+        )
+    for hook in _hooks:
+        hook(change, events)
+
+
+def _copy(change: Change, events: Sequence[Event]) -> None:
+    stamp = change.at.isoformat()
+    actor = NULL if change.actor_id is None else change.actor_id
+    pg_copy.copy_lines(
+        IssueEvent._meta.db_table,
+        ("issue_id", "event", "version", "actor_id", "created_at", "details", "source"),
+        (
+            f"{e.issue_id}\t{e.kind}\t{NULL if e.version is None else e.version}\t{actor}\t"
+            f"{stamp}\t{escape(json.dumps(e.details))}\t{change.source}\n"
+            for e in events
+        ),
     )
 
 
 def recorded_actor(actor: User | None) -> User | None:
     """Anonymous requests have no actor; only saved users are recorded."""
     return actor if actor is not None and getattr(actor, "pk", None) else None
+
+
+# --- The events of each kind, as the services describe their changes.
+
+
+def created_event(
+    issue_id: int,
+    *,
+    title: str,
+    status: str,
+    assignee_id: int | None,
+    assignee_name: str | None,
+    labels: Sequence[str] = (),
+) -> Event:
+    """`issue_created` (issue_create and the CSV import share it)."""
+    return Event(
+        issue_id,
+        Kind.ISSUE_CREATED,
+        1,
+        {
+            "title": title,
+            "status": status,
+            "assignee_id": assignee_id,
+            "assignee_name": assignee_name,
+            "labels": sorted(labels, key=str.lower),
+        },
+    )
+
+
+def status_event(issue_id: int, old: str, new: str, *, version: int) -> Event:
+    """`issue_closed`, `issue_reopened` or `status_changed`, by where the status went."""
+    if new == Status.CLOSED:
+        kind = Kind.ISSUE_CLOSED
+    elif old == Status.CLOSED:
+        kind = Kind.ISSUE_REOPENED
+    else:
+        kind = Kind.STATUS_CHANGED
+    return Event(issue_id, kind, version, {"status": new, "from": old, "to": new})
+
+
+def labels_event(
+    issue_id: int,
+    *,
+    version: int,
+    added: Sequence[str],
+    removed: Sequence[str],
+    labels: Sequence[str],
+) -> Event:
+    def ordered(names: Sequence[str]) -> list[str]:
+        return sorted(names, key=str.lower)
+
+    return Event(
+        issue_id,
+        Kind.LABELS_CHANGED,
+        version,
+        {"added": ordered(added), "removed": ordered(removed), "labels": ordered(labels)},
+    )

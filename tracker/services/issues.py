@@ -1,45 +1,64 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef
 from django.utils import timezone
 
 from tracker.errors import IssueNotFound, RuleViolation, VersionConflict
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
-
-from .events import created_details, new_event, recorded_actor, status_event
-from .labels import labels_get_or_create
-from .rules import (
-    assignee_or_none,
+from tracker.rules import (
+    ISSUE_EDITABLE_FIELDS,
     clean_label_names,
     clean_status,
     clean_text,
     clean_title,
     invalid,
+    invalid_assignee,
     is_id,
     resolved_at_for,
 )
+
+from . import events
+from .events import Change, Event
+from .labels import labels_get_or_create
 
 Status = Issue.Status
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
 
 BULK_STATUS_MAX_IDS = 10_000
-UPDATABLE_ISSUE_FIELDS = frozenset({"title", "description", "status", "assignee_id"})
 TEXT_FIELD_EVENTS = {"title": Kind.TITLE_CHANGED, "description": Kind.DESCRIPTION_CHANGED}
 
 
 def _lock_issue(issue_id: int) -> Issue:
-    """Lock one issue row until the transaction ends. Call inside `transaction.atomic`."""
+    """Lock one issue row until the transaction ends, with its `label_names` read in the
+    same query (the order of GET /issues/{id}). Call inside `transaction.atomic`."""
+    names = Label.objects.filter(issuelabel__issue=OuterRef("pk")).order_by("name")
     issue = (
-        Issue.objects.select_for_update().filter(pk=issue_id).first() if is_id(issue_id) else None
+        Issue.objects.select_for_update(of=("self",))
+        .annotate(label_names=ArraySubquery(names.values("name")))
+        .filter(pk=issue_id)
+        .first()
+        if is_id(issue_id)
+        else None
     )
     if issue is None:
         raise IssueNotFound()
     return issue
+
+
+def assignee_or_none(assignee_id: int | None) -> User | None:
+    if assignee_id is None:
+        return None
+    user = User.objects.filter(pk=assignee_id).first() if is_id(assignee_id) else None
+    if user is None:
+        raise invalid_assignee()
+    return user
 
 
 def _check_version(issue: Issue, version: int | None) -> None:
@@ -47,7 +66,7 @@ def _check_version(issue: Issue, version: int | None) -> None:
         raise VersionConflict(current_version=issue.version)
 
 
-def _bump(issue: Issue, now, **fields: Any) -> None:
+def _bump(issue: Issue, now: datetime, **fields: Any) -> None:
     """Write `fields` and the next version of a locked issue."""
     Issue.objects.filter(pk=issue.pk).update(version=F("version") + 1, updated_at=now, **fields)
     issue.version += 1
@@ -68,7 +87,7 @@ def issue_create(
     status = clean_status(status or Status.OPEN)
     label_names = clean_label_names(labels)
     assignee = assignee_or_none(assignee_id)
-    actor = recorded_actor(actor)
+    actor = events.recorded_actor(actor)
     now = timezone.now()
     with transaction.atomic():
         issue = Issue.objects.create(
@@ -84,21 +103,21 @@ def issue_create(
         IssueLabel.objects.bulk_create(
             IssueLabel(issue=issue, label=label) for label in labels_by_name.values()
         )
-        new_event(
-            issue.pk,
-            Kind.ISSUE_CREATED,
-            version=1,
-            actor=actor,
-            source=source,
-            now=now,
-            **created_details(
-                title=title,
-                status=status,
-                assignee_id=assignee_id,
-                assignee_name=assignee.name if assignee else None,
-                labels=[label.name for label in labels_by_name.values()],
-            ),
-        ).save()
+        # In the order GET /issues/{id} gives (labels_get_or_create reads them by name).
+        issue.label_names = [label.name for label in labels_by_name.values()]
+        events.record(
+            Change(actor, source, now),
+            [
+                events.created_event(
+                    issue.pk,
+                    title=title,
+                    status=status,
+                    assignee_id=assignee_id,
+                    assignee_name=assignee.name if assignee else None,
+                    labels=issue.label_names,
+                )
+            ],
+        )
     return issue
 
 
@@ -110,12 +129,13 @@ def issue_update(
     source: str = Source.API,
     **changes: Any,
 ) -> Issue:
-    """Apply `changes` (title, description, status, assignee_id) if `version` is current.
+    """Apply `changes` (any of rules.ISSUE_EDITABLE_FIELDS) if `version` is current.
 
-    Raises IssueNotFound, VersionConflict (nothing written) or ValidationError. A change that
-    sets every field to the value it already has writes nothing and keeps the version.
+    Returns the issue as written, with its `label_names`. Raises IssueNotFound,
+    VersionConflict (nothing written) or ValidationError. A change that sets every field to
+    the value it already has writes nothing and keeps the version.
     """
-    unknown = set(changes) - UPDATABLE_ISSUE_FIELDS
+    unknown = set(changes) - set(ISSUE_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"issue_update() got unknown fields: {sorted(unknown)}")
     if "title" in changes:
@@ -125,53 +145,43 @@ def issue_update(
     if "status" in changes:
         changes["status"] = clean_status(changes["status"])
     new_assignee = assignee_or_none(changes.get("assignee_id"))
-    actor = recorded_actor(actor)
+    actor = events.recorded_actor(actor)
 
     with transaction.atomic():
         issue = _lock_issue(issue_id)
         _check_version(issue, version)
         now = timezone.now()
         fields: dict[str, Any] = {}
-        events: list[IssueEvent] = []
-        meta = {"version": issue.version + 1, "actor": actor, "source": source, "now": now}
+        version = issue.version + 1
+        recorded: list[Event] = []
 
         for name, kind in TEXT_FIELD_EVENTS.items():
             if name in changes and changes[name] != getattr(issue, name):
-                events.append(
-                    new_event(
-                        issue.pk,
-                        kind,
-                        **meta,
-                        **{"from": getattr(issue, name), "to": changes[name]},
-                    )
-                )
+                details = {"from": getattr(issue, name), "to": changes[name]}
+                recorded.append(Event(issue.pk, kind, version, details))
                 fields[name] = changes[name]
         if "status" in changes and changes["status"] != issue.status:
-            events.append(status_event(issue.pk, issue.status, changes["status"], **meta))
+            recorded.append(
+                events.status_event(issue.pk, issue.status, changes["status"], version=version)
+            )
             fields["status"] = changes["status"]
             fields["resolved_at"] = resolved_at_for(changes["status"], now)
         if "assignee_id" in changes and changes["assignee_id"] != issue.assignee_id:
             old_assignee = issue.assignee
-            events.append(
-                new_event(
-                    issue.pk,
-                    Kind.ASSIGNEE_CHANGED,
-                    **meta,
-                    **{
-                        "from": issue.assignee_id,
-                        "to": changes["assignee_id"],
-                        "from_name": old_assignee.name if old_assignee else None,
-                        "to_name": new_assignee.name if new_assignee else None,
-                    },
-                )
-            )
+            details = {
+                "from": issue.assignee_id,
+                "to": changes["assignee_id"],
+                "from_name": old_assignee.name if old_assignee else None,
+                "to_name": new_assignee.name if new_assignee else None,
+            }
+            recorded.append(Event(issue.pk, Kind.ASSIGNEE_CHANGED, version, details))
             fields["assignee_id"] = changes["assignee_id"]
 
         if fields:
             _bump(issue, now, **fields)
             for name, value in fields.items():
                 setattr(issue, name, value)
-            IssueEvent.objects.bulk_create(events)
+            events.record(Change(actor, source, now), recorded)
     return issue
 
 
@@ -189,12 +199,13 @@ def issue_labels_replace(
     (when `version` is given and stale) or ValidationError; on any error nothing changes.
     """
     names = clean_label_names(labels)
-    actor = recorded_actor(actor)
+    actor = events.recorded_actor(actor)
     with transaction.atomic():
         issue = _lock_issue(issue_id)
         _check_version(issue, version)
         wanted = labels_get_or_create(names)
         current = {label.name.lower(): label for label in issue.labels.all()}
+        issue.label_names = [label.name for label in wanted.values()]
         added = [wanted[key] for key in wanted if key not in current]
         removed = [current[key] for key in current if key not in wanted]
         if added or removed:
@@ -202,17 +213,18 @@ def issue_labels_replace(
             IssueLabel.objects.filter(issue=issue, label__in=removed).delete()
             IssueLabel.objects.bulk_create(IssueLabel(issue=issue, label=label) for label in added)
             _bump(issue, now)
-            new_event(
-                issue.pk,
-                Kind.LABELS_CHANGED,
-                version=issue.version,
-                actor=actor,
-                source=source,
-                now=now,
-                added=sorted((label.name for label in added), key=str.lower),
-                removed=sorted((label.name for label in removed), key=str.lower),
-                labels=sorted((label.name for label in wanted.values()), key=str.lower),
-            ).save()
+            events.record(
+                Change(actor, source, now),
+                [
+                    events.labels_event(
+                        issue.pk,
+                        version=issue.version,
+                        added=[label.name for label in added],
+                        removed=[label.name for label in removed],
+                        labels=[label.name for label in wanted.values()],
+                    )
+                ],
+            )
     return issue, sorted(wanted.values(), key=lambda label: label.name.lower())
 
 
@@ -236,7 +248,7 @@ def issues_bulk_set_status(
         raise invalid("issue_ids", "issue_ids must not be empty", "empty")
     if len(ids) > BULK_STATUS_MAX_IDS:
         raise invalid("issue_ids", f"At most {BULK_STATUS_MAX_IDS} issues per request", "too_many")
-    actor = recorded_actor(actor)
+    actor = events.recorded_actor(actor)
 
     with transaction.atomic():
         current = {
@@ -262,16 +274,11 @@ def issues_bulk_set_status(
                 updated_at=now,
                 version=F("version") + 1,
             )
-            IssueEvent.objects.bulk_create(
-                status_event(
-                    pk,
-                    current[pk][0],
-                    status,
-                    version=current[pk][1] + 1,
-                    actor=actor,
-                    source=source,
-                    now=now,
-                )
-                for pk in changing
+            events.record(
+                Change(actor, source, now),
+                [
+                    events.status_event(pk, current[pk][0], status, version=current[pk][1] + 1)
+                    for pk in changing
+                ],
             )
     return ids

@@ -8,12 +8,11 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
+from tracker.rules import clean_label_color, clean_label_names
 
-from .events import new_event, recorded_actor
-from .rules import clean_label_color, clean_label_names
+from . import events
 
 Source = IssueEvent.Source
-Kind = IssueEvent.Kind
 
 
 def label_save(
@@ -33,7 +32,7 @@ def label_save(
 def label_delete(*, label_id: int, actor: User | None = None, source: str = Source.ADMIN) -> None:
     """Delete a label. Every issue that carried it gets a new version and a
     `labels_changed` event, so the timelines stay complete."""
-    actor = recorded_actor(actor)
+    actor = events.recorded_actor(actor)
     with transaction.atomic():
         label = Label.objects.select_for_update().filter(pk=label_id).first()
         if label is None:
@@ -55,25 +54,25 @@ def label_delete(*, label_id: int, actor: User | None = None, source: str = Sour
             ):
                 remaining[issue_id].append(name)
             Issue.objects.filter(pk__in=issue_ids).update(version=F("version") + 1, updated_at=now)
-            IssueEvent.objects.bulk_create(
-                new_event(
-                    pk,
-                    Kind.LABELS_CHANGED,
-                    version=versions[pk] + 1,
-                    actor=actor,
-                    source=source,
-                    now=now,
-                    added=[],
-                    removed=[label.name],
-                    labels=sorted(remaining[pk], key=str.lower),
-                )
-                for pk in issue_ids
+            events.record(
+                events.Change(actor, source, now),
+                [
+                    events.labels_event(
+                        pk,
+                        version=versions[pk] + 1,
+                        added=[],
+                        removed=[label.name],
+                        labels=remaining[pk],
+                    )
+                    for pk in issue_ids
+                ],
             )
         label.delete()
 
 
 def labels_get_or_create(names: Sequence[str]) -> dict[str, Label]:
-    """Labels for already-cleaned names, keyed by lower-cased name; missing ones are created.
+    """Labels for already-cleaned names, keyed by lower-cased name, in name order (the
+    order GET /issues/{id} lists them in); missing ones are created.
 
     Safe under concurrency: two transactions creating the same name meet at the unique
     index, the second waits for the first and then finds its row.
@@ -83,7 +82,11 @@ def labels_get_or_create(names: Sequence[str]) -> dict[str, Label]:
         return {}
 
     def existing() -> dict[str, Label]:
-        found = Label.objects.annotate(lname=Lower("name")).filter(lname__in=list(wanted))
+        found = (
+            Label.objects.annotate(lname=Lower("name"))
+            .filter(lname__in=list(wanted))
+            .order_by("name")
+        )
         return {label.lname: label for label in found}
 
     labels = existing()

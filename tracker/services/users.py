@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 from tracker.models import User
-
-from .rules import clean_user_name
+from tracker.rules import clean_user_name
 
 
 def user_create(*, name: str) -> User:

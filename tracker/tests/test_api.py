@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tracker import services
 from tracker.models import Issue, IssueEvent, Label
@@ -119,6 +121,35 @@ def test_missing_issue_is_404_with_seed_message(api, path):
     response = api.get(path)
     assert response.status_code == 404
     assert response.json() == {"detail": "Issue not found", "code": "issue_not_found"}
+
+
+def _reads_of_issues_after(captured, statement: str) -> list[str]:
+    sqls = [q["sql"] for q in captured.captured_queries]
+    written = next(i for i, sql in enumerate(sqls) if sql.startswith(statement))
+    return [sql for sql in sqls[written + 1 :] if sql.startswith("SELECT") and '"issues"' in sql]
+
+
+def test_create_and_patch_answer_with_what_they_wrote_without_reading_it_again(api, user):
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post(
+            "/issues",
+            {"title": "x", "labels": ["urgent", "Bug", "api"], "assignee_id": user.pk},
+            format="json",
+        )
+    created = response.json()
+    assert _reads_of_issues_after(captured, 'INSERT INTO "issues"') == []
+    shown = api.get(f"/issues/{created['id']}").json()
+    assert created == {key: value for key, value in shown.items() if key != "comments"}
+
+    with CaptureQueriesContext(connection) as captured:
+        response = api.patch(
+            f"/issues/{created['id']}", {"status": "closed", "version": 1}, format="json"
+        )
+    patched = response.json()
+    assert _reads_of_issues_after(captured, 'UPDATE "issues"') == []
+    shown = api.get(f"/issues/{created['id']}").json()
+    assert patched == {key: value for key, value in shown.items() if key != "comments"}
+    assert sorted(patched["labels"]) == ["Bug", "api", "urgent"]
 
 
 # --- PATCH with optimistic locking

@@ -9,9 +9,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from tracker import csv_import
-from tracker.csv_import import ImportFileError, import_issues, write_error_report
+from tracker.errors import FileTooLarge, ImportFileError
+from tracker.imports import pg_copy
+from tracker.imports.rows import FailedRowsReport, ImportResult
+from tracker.imports.uploads import check_upload
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
+from tracker.services import issues_import
 
 from .factories import LabelFactory, UserFactory
 
@@ -23,12 +26,12 @@ SEED_CSV = (
 )
 
 
-def run(text: str | bytes, **kwargs) -> csv_import.ImportResult:
+def run(text: str | bytes, **kwargs) -> ImportResult:
     data = text.encode() if isinstance(text, str) else text
-    return import_issues(io.BytesIO(data), **kwargs)
+    return issues_import(io.BytesIO(data), **kwargs)
 
 
-def errors(result: csv_import.ImportResult) -> list[dict]:
+def errors(result: ImportResult) -> list[dict]:
     return [error.as_dict() for error in result.errors]
 
 
@@ -223,21 +226,21 @@ def test_not_utf8_deep_in_the_file_rolls_back_the_rows_before_it():
 
 def test_check_upload_refuses_missing_and_oversized_files(settings):
     with pytest.raises(ImportFileError) as exc:
-        csv_import.check_upload(None)
+        check_upload(None)
     assert exc.value.code == "no_file"
     settings.TRACKER_IMPORT_MAX_BYTES = 10
 
     class Upload:
         size = 11
 
-    with pytest.raises(csv_import.FileTooLarge) as exc:
-        csv_import.check_upload(Upload())
+    with pytest.raises(FileTooLarge) as exc:
+        check_upload(Upload())
     assert (exc.value.code, exc.value.status_code) == ("file_too_large", 413)
 
 
 def test_a_failure_midway_leaves_nothing_behind(monkeypatch):
     calls = []
-    real = csv_import.copy_lines
+    real = pg_copy.copy_lines
 
     def failing(table, columns, lines):
         calls.append(table)
@@ -245,7 +248,7 @@ def test_a_failure_midway_leaves_nothing_behind(monkeypatch):
             raise RuntimeError("connection lost")
         real(table, columns, lines)
 
-    monkeypatch.setattr(csv_import, "copy_lines", failing)
+    monkeypatch.setattr(pg_copy, "copy_lines", failing)
     text = "title,labels\n" + "".join(f"issue {n},new-label\n" for n in range(30))
     with pytest.raises(RuntimeError):
         run(text, batch_size=10)
@@ -296,9 +299,10 @@ def test_progress_is_reported_per_batch():
 
 def test_error_report_keeps_the_original_columns():
     text = 'Title,Assignee_ID,notes\n,1,"keep, this"\nok,,\nbad,x,\n'
-    result = run(text)
     out = io.StringIO()
-    assert write_error_report(io.BytesIO(text.encode()), result.errors, out) == 2
+    report = FailedRowsReport(out)
+    run(text, failed_rows=report)
+    assert report.written == 2
     assert out.getvalue().splitlines() == [
         "Title,Assignee_ID,notes,row,error",
         ',1,"keep, this",1,Title is required; Invalid assignee_id',

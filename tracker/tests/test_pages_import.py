@@ -8,6 +8,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tracker.imports.uploads import StoredUpload
 from tracker.models import Issue, IssueEvent
 from tracker.views import imports
 
@@ -20,7 +21,7 @@ CSV_WITH_ERRORS = b"title,assignee_id,notes\nGood one,,a\n,,b\nBad user,999999,c
 
 @pytest.fixture(autouse=True)
 def import_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(imports, "IMPORT_DIR", tmp_path)
+    monkeypatch.setattr(StoredUpload, "directory", tmp_path)
     return tmp_path
 
 

@@ -11,12 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from tracker.models import User
-
-
-def actor_of(request: HttpRequest) -> User | None:
-    return request.user if request.user.is_authenticated else None
-
 
 def can_write(request: HttpRequest) -> bool:
     """Whether the pages should offer this visitor their forms."""

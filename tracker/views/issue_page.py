@@ -15,12 +15,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker import selectors, services
+from tracker.actors import actor_of
 from tracker.errors import VersionConflict
 from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_service_errors
 from tracker.models import Issue, IssueEvent, User
 from tracker.templatetags.issue_ui import status_label
 
-from .access import actor_of, can_write, writes_need_login
+from .access import can_write, writes_need_login
 
 WEB = IssueEvent.Source.WEB
 Status = Issue.Status

@@ -12,13 +12,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker import selectors, services
-from tracker.errors import RuleViolation
+from tracker.actors import actor_of
+from tracker.errors import RuleViolation, error_message
 from tracker.filters import clean_ordering
 from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors
 from tracker.models import Issue, IssueEvent
 from tracker.pagination import KeysetPage, clean_per_page, keyset_page
 
-from .access import actor_of, can_write, safe_next, writes_need_login
+from .access import can_write, safe_next, writes_need_login
 
 WEB = IssueEvent.Source.WEB
 LIST_PER_PAGE = 50
@@ -99,10 +100,8 @@ def issue_bulk_status(request: HttpRequest) -> HttpResponse:
             actor=actor_of(request),
             source=WEB,
         )
-    except RuleViolation as exc:
-        messages.error(request, f"Nothing was changed: {exc.message}.")
-    except ValidationError as exc:
-        messages.error(request, f"Nothing was changed: {'; '.join(exc.messages)}.")
+    except (RuleViolation, ValidationError) as exc:
+        messages.error(request, f"Nothing was changed: {error_message(exc)}.")
     else:
         label = Issue.Status(status).label
         noun = "issue" if len(ids) == 1 else "issues"

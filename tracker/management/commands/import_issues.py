@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from tracker import csv_import
+from tracker import services
+from tracker.errors import ImportFileError
+from tracker.imports.rows import FailedRowsReport, ImportResult
+from tracker.rules import csv_columns_help
+from tracker.services.imports import BATCH_SIZE
 
 SHOWN_ERRORS = 20
 
@@ -18,8 +23,7 @@ SHOWN_ERRORS = 20
 class Command(BaseCommand):
     help = (
         "Import issues from a CSV file. The header names the columns (any case, surrounding "
-        "spaces ignored): title (required), assignee_id, status (empty means open), "
-        "description, labels (separated by ';'); other columns are ignored. Valid rows are "
+        f"spaces ignored): {csv_columns_help()}; other columns are ignored. Valid rows are "
         "created in one transaction, invalid rows are reported by row number (data rows "
         "count from 1). A progress bar shows when the output is a terminal."
     )
@@ -39,8 +43,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size",
             type=int,
-            default=csv_import.BATCH_SIZE,
-            help=f"Rows validated and written together (default {csv_import.BATCH_SIZE}).",
+            default=BATCH_SIZE,
+            help=f"Rows validated and written together (default {BATCH_SIZE}).",
         )
 
     def handle(self, *args, file: Path, dry_run: bool, errors_out: Path | None, **options):
@@ -49,25 +53,30 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
         started = time.monotonic()
-        with file.open("rb") as binary:
+        with ExitStack() as stack:
+            binary = stack.enter_context(file.open("rb"))
+            report = None
+            if errors_out is not None:
+                out = stack.enter_context(errors_out.open("w", encoding="utf-8", newline=""))
+                report = FailedRowsReport(out)
             bar = self._progress_bar(file.stat().st_size)
             try:
-                result = csv_import.import_issues(
+                result = services.issues_import(
                     binary,
                     dry_run=dry_run,
                     batch_size=options["batch_size"],
                     progress=bar and (lambda rows, done: bar.update(done - bar.n)),
+                    failed_rows=report,
                 )
-            except csv_import.ImportFileError as exc:
+            except ImportFileError as exc:
+                if errors_out is not None:
+                    stack.close()
+                    errors_out.unlink(missing_ok=True)
                 raise CommandError(exc.message) from exc
             finally:
                 if bar is not None:
                     bar.close()
-            elapsed = time.monotonic() - started
-            if errors_out is not None:
-                with errors_out.open("w", encoding="utf-8", newline="") as out:
-                    csv_import.write_error_report(binary, result.errors, out)
-        self._summary(result, elapsed, errors_out)
+        self._summary(result, time.monotonic() - started, errors_out)
 
     def _progress_bar(self, size: int) -> tqdm | None:
         # Only for a person watching: logs and pipes get the summary alone.
@@ -75,9 +84,7 @@ class Command(BaseCommand):
             return None
         return tqdm(total=size, unit="B", unit_scale=True, desc="Importing", file=sys.stdout)
 
-    def _summary(
-        self, result: csv_import.ImportResult, elapsed: float, errors_out: Path | None
-    ) -> None:
+    def _summary(self, result: ImportResult, elapsed: float, errors_out: Path | None) -> None:
         rate = result.total_rows / elapsed if elapsed > 0 else 0.0
         verb = "would be created" if result.dry_run else "created"
         self.stdout.write(

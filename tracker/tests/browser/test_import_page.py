@@ -7,8 +7,8 @@ import csv
 
 import pytest
 
+from tracker.imports.uploads import StoredUpload
 from tracker.models import Issue
-from tracker.views import imports
 
 from .conftest import screenshot
 
@@ -24,7 +24,7 @@ CSV_WITH_ERRORS = (
 
 
 def test_import_with_errors_preview_download_confirm(page, tmp_path, monkeypatch):
-    monkeypatch.setattr(imports, "IMPORT_DIR", tmp_path / "imports")
+    monkeypatch.setattr(StoredUpload, "directory", tmp_path / "imports")
     source = tmp_path / "issues.csv"
     source.write_text(CSV_WITH_ERRORS, encoding="utf-8")
 
@@ -84,7 +84,7 @@ def test_the_page_shows_it_is_working_while_the_file_is_sent(page, tmp_path):
 
 
 def test_a_bad_file_shows_the_reason_on_the_form(page, tmp_path, monkeypatch):
-    monkeypatch.setattr(imports, "IMPORT_DIR", tmp_path / "imports")
+    monkeypatch.setattr(StoredUpload, "directory", tmp_path / "imports")
     source = tmp_path / "people.csv"
     source.write_text("name,email\nAlice,a@example.com\n", encoding="utf-8")
     page.goto("/ui/import/")

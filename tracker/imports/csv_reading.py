@@ -6,11 +6,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import IO
 
-from django.conf import settings
-
-from .errors import DomainError
+from tracker.errors import ImportFileError
 
 SNIFF_BYTES = 8_192
 # The csv module refuses fields over 128 KB by default; a long description is no reason to
@@ -27,38 +25,6 @@ BINARY_SIGNATURES = {
     b"GIF8": "a GIF image",
     b"\x1f\x8b": "a gzip archive",
 }
-
-
-class ImportFileError(DomainError):
-    """The file as a whole cannot be imported; nothing was written."""
-
-    code = "invalid_file"
-    default_message = "The file cannot be imported"
-
-
-class FileTooLarge(ImportFileError):
-    status_code = 413
-    code = "file_too_large"
-
-
-def _too_large(limit: int) -> FileTooLarge:
-    return FileTooLarge(
-        f"The file is larger than the limit of {limit:,} bytes; split it into smaller files"
-    )
-
-
-def check_upload(upload: Any, *, request: Any = None, max_bytes: int | None = None) -> None:
-    """Refuse a missing or oversized upload before reading it (`request`: the one it came
-    with, whose oversized file uploads.UploadSizeLimit stopped receiving)."""
-    limit = settings.TRACKER_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
-    if getattr(request, "upload_too_large", False):
-        raise _too_large(limit)
-    if upload is None:
-        raise ImportFileError(
-            "No file uploaded: send the CSV in the multipart field 'file'", code="no_file"
-        )
-    if upload.size > limit:
-        raise _too_large(limit)
 
 
 def _sniff(binary: IO[bytes]) -> None:

@@ -1,5 +1,9 @@
-"""Field rules: pure checks shared by every write path (the CSV import calls them per
-row, so a row gets the message the API would give)."""
+"""Field rules: pure checks and the lists of fields, shared by reads and writes alike.
+
+Every write path applies them (the CSV import per row, so a row gets the message the API
+would give); the filters and reports use the same id and status rules. Nothing here
+touches the database.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,24 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from tracker.models import ISSUE_TITLE_MAX, LABEL_NAME_MAX, USER_NAME_MAX, Issue, User
+from tracker.models import ISSUE_TITLE_MAX, LABEL_NAME_MAX, USER_NAME_MAX, Issue
 
 Status = Issue.Status
+
+# The fields of an issue a change may set (labels have their own write). The API's input
+# serializers, the edit form, the admin and issue_update all take this list.
+ISSUE_EDITABLE_FIELDS = ("title", "description", "status", "assignee_id")
+
+# The columns of the issues CSV, in the order their errors are reported, each with the
+# note that documents it (the API docs, the import page and the command's help).
+CSV_COLUMNS = {
+    "title": "required",
+    "assignee_id": "a user id",
+    "status": "empty means open",
+    "description": "",
+    "labels": "names separated by ;",
+}
+CSV_LABEL_SEPARATOR = ";"
 # Status.values builds a new list on each access; the CSV import checks a million rows.
 STATUS_VALUES = frozenset(Status.values)
 MAX_ID = 2**63 - 1  # bigint: a larger number names no row and must not reach a query
@@ -95,15 +114,11 @@ def clean_label_color(value: str | None) -> str:
     return color.lower()
 
 
-def assignee_or_none(assignee_id: int | None) -> User | None:
-    if assignee_id is None:
-        return None
-    user = User.objects.filter(pk=assignee_id).first() if is_id(assignee_id) else None
-    if user is None:
-        raise invalid_assignee()
-    return user
-
-
 def resolved_at_for(status: str, now) -> Any:
     """Entering `closed` stamps resolved_at; any other status clears it."""
     return now if status == Status.CLOSED else None
+
+
+def csv_columns_help() -> str:
+    """The CSV columns as a sentence for help texts: `title (required), assignee_id (...)`."""
+    return ", ".join(f"{name} ({note})" if note else name for name, note in CSV_COLUMNS.items())
