@@ -104,8 +104,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/ui/issues/"
-LOGOUT_REDIRECT_URL = "/ui/issues/"
+LOGIN_REDIRECT_URL = "ui:issue-list"
+LOGOUT_REDIRECT_URL = "ui:issue-list"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

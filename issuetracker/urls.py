@@ -13,7 +13,7 @@ from drf_spectacular.views import (
 from tracker.views import accounts
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/ui/issues/", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="ui:issue-list", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
