@@ -3,6 +3,8 @@ issues whose edits go through the services, so they bump the version and write e
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
@@ -13,6 +15,7 @@ from django.http import HttpResponseRedirect
 
 from . import services
 from .errors import DomainError, error_message
+from .forms import add_service_errors
 from .models import Comment, Issue, IssueEvent, Label, User
 from .rules import ISSUE_EDITABLE_FIELDS
 
@@ -86,10 +89,28 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class LabelForm(forms.ModelForm):
+    """A colour is optional: a text field (a colour picker always sends a colour, so a
+    label saved without one would turn black and could never lose its colour)."""
+
     class Meta:
         model = Label
         fields = ("name", "color", "description")
-        widgets = {"color": forms.TextInput(attrs={"type": "color"})}
+        widgets = {"color": forms.TextInput(attrs={"placeholder": "#d73a4a", "size": 8})}
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                # Against a copy: the instance itself is filled in after clean().
+                services.label_check(
+                    label=copy.copy(self.instance),
+                    name=data.get("name", ""),
+                    color=data.get("color", ""),
+                    description=data.get("description", ""),
+                )
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+        return data
 
 
 @admin.register(Label)

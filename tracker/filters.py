@@ -5,10 +5,9 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.db.models.functions import Lower
 
 from .models import Issue, IssueLabel
-from .rules import parse_id
+from .rules import name_key, parse_id
 
 ORDERINGS = ("id", "created_at", "updated_at", "title", "status")
 ORDERING_CHOICES = [(name, name) for name in ORDERINGS] + [(f"-{n}", f"-{n}") for n in ORDERINGS]
@@ -46,8 +45,8 @@ class IssueFilter(django_filters.FilterSet):
         return queryset.filter(assignee_id=assignee_id)
 
     def filter_label(self, queryset, name, value):
-        has_label = IssueLabel.objects.annotate(lname=Lower("label__name")).filter(
-            issue_id=OuterRef("pk"), lname=value.strip().lower()
+        has_label = IssueLabel.objects.filter(
+            issue_id=OuterRef("pk"), label__key=name_key(value.strip())
         )
         return queryset.filter(Exists(has_label))
 

@@ -8,13 +8,15 @@ from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length, Lower, Now, Trim, Upper
+from django.db.models.functions import Length, Now, Trim, Upper
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 USER_NAME_MAX = 100
 ISSUE_TITLE_MAX = 255
 LABEL_NAME_MAX = 50
+# Casefolding turns one character into at most three (`ΐ`, `ﬃ`).
+LABEL_KEY_MAX = 3 * LABEL_NAME_MAX
 
 
 def _not_blank(field: str) -> GreaterThan:
@@ -81,6 +83,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 class Label(models.Model):
     name = models.CharField(max_length=LABEL_NAME_MAX)
+    key = models.CharField(
+        max_length=LABEL_KEY_MAX,
+        editable=False,
+        help_text="rules.name_key(name): how label names compare, in Python and here alike.",
+    )
     color = models.CharField(
         max_length=7, blank=True, default="", help_text="A hex colour such as #d73a4a."
     )
@@ -90,10 +97,10 @@ class Label(models.Model):
         db_table = "labels"
         ordering = ["name"]
         constraints = [
-            # `Bug` and `bug` are one label.
+            # `Bug` and `bug`, `Straße` and `STRASSE` are one label.
             models.UniqueConstraint(
-                Lower("name"),
-                name="labels_name_ci_unique",
+                fields=["key"],
+                name="labels_key_unique",
                 violation_error_message="A label with this name already exists.",
             ),
             models.CheckConstraint(condition=_not_blank("name"), name="labels_name_not_blank"),

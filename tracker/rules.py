@@ -7,6 +7,7 @@ touches the database.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -87,9 +88,17 @@ def clean_user_name(value: str | None) -> str:
     return name
 
 
+def name_key(name: str) -> str:
+    """How names compare: two names are one when their keys are equal. The casefold of the
+    NFC form (normalised again, since casefolding can decompose), so `Straße` and `STRASSE`,
+    `ΣΑΣ` and `σας`, or a composed and a decomposed `é` are one name. Labels store it
+    (`Label.key`), so the database compares by exactly this rule."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
 def clean_label_names(names: Iterable[str]) -> list[str]:
-    """Trim, refuse blank or over-long names, and drop case-insensitive duplicates
-    (the first spelling wins)."""
+    """Trim, refuse blank or over-long names, and drop duplicates by `name_key` (the first
+    spelling wins)."""
     cleaned: dict[str, str] = {}
     for raw in names:
         name = (raw or "").strip() if isinstance(raw, str) else ""
@@ -99,7 +108,7 @@ def clean_label_names(names: Iterable[str]) -> list[str]:
             raise invalid(
                 "labels", f"Label '{name}' is too long (max {LABEL_NAME_MAX})", "max_length"
             )
-        cleaned.setdefault(name.lower(), name)
+        cleaned.setdefault(name_key(name), name)
     return list(cleaned.values())
 
 

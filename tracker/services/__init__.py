@@ -14,7 +14,7 @@ from .issues import (
     issue_update,
     issues_bulk_set_status,
 )
-from .labels import label_delete, label_save, labels_get_or_create
+from .labels import label_check, label_delete, label_save, labels_get_or_create
 from .users import user_create
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "issue_update",
     "issues_bulk_set_status",
     "issues_import",
+    "label_check",
     "label_delete",
     "label_save",
     "labels_get_or_create",

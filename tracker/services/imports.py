@@ -33,7 +33,7 @@ from tracker.imports.rows import (
     row_errors,
 )
 from tracker.models import Issue, IssueEvent, IssueLabel, User
-from tracker.rules import invalid_assignee, resolved_at_for
+from tracker.rules import invalid_assignee, name_key, resolved_at_for
 
 from . import events
 from .events import Change
@@ -67,7 +67,7 @@ def _write_batch(
     rows: list[CheckedRow], *, change: Change, assignees: _Assignees, label_ids: dict[str, int]
 ) -> None:
     """Insert a batch of valid rows with their events and labels. Call inside the import's
-    transaction."""
+    transaction. `label_ids`: the ids of the labels met so far, by `name_key`."""
     ids = pg_copy.reserve_ids(Issue._meta.db_table, len(rows))
     stamp = change.at.isoformat()
     pg_copy.copy_lines(
@@ -98,13 +98,13 @@ def _write_batch(
         bulk=True,
     )
     new_names = {
-        name.lower(): name for r in rows for name in r.labels if name.lower() not in label_ids
+        key: name for r in rows for name in r.labels if (key := name_key(name)) not in label_ids
     }
     if new_names:
         created = labels_get_or_create(list(new_names.values()))
         label_ids.update({key: label.pk for key, label in created.items()})
     links = [
-        f"{pk}\t{label_ids[name.lower()]}\n"
+        f"{pk}\t{label_ids[name_key(name)]}\n"
         for pk, r in zip(ids, rows, strict=True)
         for name in r.labels
     ]

@@ -204,7 +204,7 @@ def issue_labels_replace(
         issue = _lock_issue(issue_id)
         _check_version(issue, version)
         wanted = labels_get_or_create(names)
-        current = {label.name.lower(): label for label in issue.labels.all()}
+        current = {label.key: label for label in issue.labels.all()}
         issue.label_names = [label.name for label in wanted.values()]
         added = [wanted[key] for key in wanted if key not in current]
         removed = [current[key] for key in current if key not in wanted]

@@ -4,11 +4,10 @@ from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import F
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
-from tracker.rules import clean_label_color, clean_label_names
+from tracker.rules import clean_label_color, clean_label_names, name_key
 
 from . import events
 
@@ -18,14 +17,25 @@ Source = IssueEvent.Source
 def label_save(
     *, label: Label | None = None, name: str, color: str = "", description: str = ""
 ) -> Label:
-    """Create a label, or rename and recolour an existing one."""
+    """Create a label, or rename and recolour an existing one. An empty `color` means none.
+    Raises ValidationError (a name another label already has, whatever its case)."""
+    label = label_check(label=label, name=name, color=color, description=description)
+    label.save()
+    return label
+
+
+def label_check(
+    *, label: Label | None = None, name: str, color: str = "", description: str = ""
+) -> Label:
+    """The label with these values set and checked, not saved (forms check before saving).
+    Raises ValidationError."""
     [clean_name] = clean_label_names([name])
     label = label or Label()
     label.name = clean_name
+    label.key = name_key(clean_name)
     label.color = clean_label_color(color)
     label.description = (description or "").strip()
     label.validate_constraints()
-    label.save()
     return label
 
 
@@ -71,28 +81,24 @@ def label_delete(*, label_id: int, actor: User | None = None, source: str = Sour
 
 
 def labels_get_or_create(names: Sequence[str]) -> dict[str, Label]:
-    """Labels for already-cleaned names, keyed by lower-cased name, in name order (the
-    order GET /issues/{id} lists them in); missing ones are created.
+    """Labels for already-cleaned names, keyed by `name_key`, in name order (the order
+    GET /issues/{id} lists them in); missing ones are created.
 
     Safe under concurrency: two transactions creating the same name meet at the unique
     index, the second waits for the first and then finds its row.
     """
-    wanted = {name.lower(): name for name in names}
+    wanted = {name_key(name): name for name in names}
     if not wanted:
         return {}
 
     def existing() -> dict[str, Label]:
-        found = (
-            Label.objects.annotate(lname=Lower("name"))
-            .filter(lname__in=list(wanted))
-            .order_by("name")
-        )
-        return {label.lname: label for label in found}
+        found = Label.objects.filter(key__in=list(wanted)).order_by("name")
+        return {label.key: label for label in found}
 
     labels = existing()
-    # Inserted in one fixed order (by lower-cased name), so that two transactions creating
-    # overlapping sets wait for each other instead of deadlocking.
-    missing = [Label(name=wanted[key]) for key in sorted(wanted) if key not in labels]
+    # Inserted in one fixed order (by key), so that two transactions creating overlapping
+    # sets wait for each other instead of deadlocking.
+    missing = [Label(name=wanted[key], key=key) for key in sorted(wanted) if key not in labels]
     if missing:
         Label.objects.bulk_create(missing, ignore_conflicts=True)
         labels = existing()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import factory
 
 from tracker.models import Comment, Issue, Label, User
+from tracker.rules import name_key
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -17,6 +18,7 @@ class LabelFactory(factory.django.DjangoModelFactory):
         model = Label
 
     name = factory.Sequence(lambda n: f"label-{n}")
+    key = factory.LazyAttribute(lambda label: name_key(label.name))
 
 
 class IssueFactory(factory.django.DjangoModelFactory):

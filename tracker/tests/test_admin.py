@@ -83,7 +83,7 @@ def test_admin_bulk_close_action_is_all_or_nothing(admin_client):
 
 
 def test_admin_label_names_are_unique_without_regard_to_case(admin_client):
-    Label.objects.create(name="Bug")
+    services.label_save(name="Bug")
     response = admin_client.post(
         "/admin/tracker/label/add/", {"name": "bug", "color": "#ff0000", "description": ""}
     )
