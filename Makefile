@@ -30,12 +30,14 @@ run: migrate
 superuser: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py createsuperuser
 
-# Production-style server (debug off; needs DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS).
+# Production-style server (needs DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS). Debug is off
+# here whatever the environment or a developer's .env says.
 serve: install
-	$(PY) manage.py ensure_database
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py collectstatic --no-input
-	$(BIN)/gunicorn issuetracker.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3}
+	DJANGO_DEBUG=false $(PY) manage.py ensure_database
+	DJANGO_DEBUG=false $(PY) manage.py migrate --no-input
+	DJANGO_DEBUG=false $(PY) manage.py collectstatic --no-input
+	DJANGO_DEBUG=false $(BIN)/gunicorn issuetracker.wsgi --bind $(HOST):$(PORT) \
+		--workers $${WEB_CONCURRENCY:-3}
 
 test: install
 	$(BIN)/pytest

@@ -1,7 +1,15 @@
 import os
+import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
 
-application = get_wsgi_application()
+try:
+    application = get_wsgi_application()
+except ImproperlyConfigured as error:
+    # A missing or invalid setting: one sentence rather than a traceback per worker. Exit
+    # status 3 is gunicorn's "worker failed to boot", on which it stops instead of retrying.
+    print(f"Configuration error: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(3) from None
