@@ -4,22 +4,25 @@ import factory
 
 from tracker.models import Comment, Issue, Label, User
 
+# Tests call Factory.create() rather than Factory(): the metaclass's __call__ is untyped, so
+# mypy would take Factory() for an instance of the factory rather than of the model.
 
-class UserFactory(factory.django.DjangoModelFactory):
+
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
 
     name = factory.Sequence(lambda n: f"User {n}")
 
 
-class LabelFactory(factory.django.DjangoModelFactory):
+class LabelFactory(factory.django.DjangoModelFactory[Label]):
     class Meta:
         model = Label
 
     name = factory.Sequence(lambda n: f"label-{n}")
 
 
-class IssueFactory(factory.django.DjangoModelFactory):
+class IssueFactory(factory.django.DjangoModelFactory[Issue]):
     """A row written directly, without events: for tests of reads. Tests of writes go
     through the services."""
 
@@ -30,7 +33,7 @@ class IssueFactory(factory.django.DjangoModelFactory):
     status = Issue.Status.OPEN
 
 
-class CommentFactory(factory.django.DjangoModelFactory):
+class CommentFactory(factory.django.DjangoModelFactory[Comment]):
     class Meta:
         model = Comment
 
