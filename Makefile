@@ -45,6 +45,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=true $(BIN)/mypy tracker issuetracker
 	DJANGO_DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 
 format: install
@@ -55,4 +56,4 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -9,7 +9,7 @@ to the width of its box.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -97,7 +97,7 @@ BAR_LABEL_CHARS = 20
 
 
 def bar_chart(
-    rows: Sequence[BarRow],
+    rows: Iterable[BarRow],
     *,
     width: float = 540,
     label_width: float = 150,

@@ -3,6 +3,8 @@ what the database can guarantee on its own is declared here in Meta.constraints.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -23,10 +25,17 @@ def _not_blank(field: str) -> GreaterThan:
     return GreaterThan(Length(Trim(field)), 0)
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(self, username=None, password=None, *, name: str, **extra):
+    def create_user(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        name: str,
+        **extra: Any,
+    ) -> User:
         user = self.model(username=username or None, name=name.strip(), **extra)
         if password:
             user.set_password(password)
@@ -35,7 +44,9 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, username, password=None, *, name: str = "", **extra):
+    def create_superuser(
+        self, username: str, password: str | None = None, *, name: str = "", **extra: Any
+    ) -> User:
         extra.update(is_staff=True, is_superuser=True)
         return self.create_user(username, password, name=name or username, **extra)
 

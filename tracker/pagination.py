@@ -101,6 +101,8 @@ def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, per_page:
 
     if not rows:
         return KeysetPage([], None, None)
+    next_cursor: str | None
+    prev_cursor: str | None
     if backwards:
         next_cursor = cursor_at(rows[-1], False)
         prev_cursor = cursor_at(rows[0], True) if has_more else None

@@ -18,7 +18,8 @@ from tracker.models import Issue, IssueEvent, Label
 register = template.Library()
 
 Kind = IssueEvent.Kind
-SOURCE_NOTES = {
+# Keyed by the stored value (a plain str on a loaded event), which equals its Source member.
+SOURCE_NOTES: dict[str, str] = {
     IssueEvent.Source.API: "via the API",
     IssueEvent.Source.ADMIN: "in the admin",
     IssueEvent.Source.IMPORT: "by CSV import",
@@ -29,10 +30,12 @@ SOURCE_NOTES = {
 def status_label(status: str | None) -> str:
     """The status's display name; a value that is not a status (say, in an old event's
     details) is shown as it is."""
+    if status is None:
+        return ""
     try:
         return Issue.Status(status).label
     except ValueError:
-        return status or ""
+        return status
 
 
 @register.simple_tag

@@ -13,9 +13,9 @@ def api() -> APIClient:
 
 @pytest.fixture
 def user(db):
-    return UserFactory(name="Alice")
+    return UserFactory.create(name="Alice")
 
 
 @pytest.fixture
 def login_user(db):
-    return UserFactory(name="Staff Sam", username="sam", is_staff=True)
+    return UserFactory.create(name="Staff Sam", username="sam", is_staff=True)

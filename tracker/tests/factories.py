@@ -5,15 +5,18 @@ import factory
 from tracker.models import Comment, Issue, Label, User
 from tracker.rules import name_key
 
+# Tests call Factory.create() rather than Factory(): the metaclass's __call__ is untyped, so
+# mypy would take Factory() for an instance of the factory rather than of the model.
 
-class UserFactory(factory.django.DjangoModelFactory):
+
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
 
     name = factory.Sequence(lambda n: f"User {n}")
 
 
-class LabelFactory(factory.django.DjangoModelFactory):
+class LabelFactory(factory.django.DjangoModelFactory[Label]):
     class Meta:
         model = Label
 
@@ -21,7 +24,7 @@ class LabelFactory(factory.django.DjangoModelFactory):
     key = factory.LazyAttribute(lambda label: name_key(label.name))
 
 
-class IssueFactory(factory.django.DjangoModelFactory):
+class IssueFactory(factory.django.DjangoModelFactory[Issue]):
     """A row written directly, without events: for tests of reads. Tests of writes go
     through the services."""
 
@@ -32,7 +35,7 @@ class IssueFactory(factory.django.DjangoModelFactory):
     status = Issue.Status.OPEN
 
 
-class CommentFactory(factory.django.DjangoModelFactory):
+class CommentFactory(factory.django.DjangoModelFactory[Comment]):
     class Meta:
         model = Comment
 

@@ -103,7 +103,7 @@ def test_admin_label_delete_writes_timeline(admin_client):
 
 
 def test_admin_gives_an_api_user_a_login(admin_client, client):
-    person = UserFactory(name="Pat")
+    person = UserFactory.create(name="Pat")
     response = admin_client.post(
         f"/admin/tracker/user/{person.pk}/password/",
         {"password1": "a-good-long-pass", "password2": "a-good-long-pass"},

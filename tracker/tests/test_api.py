@@ -295,7 +295,7 @@ def test_add_comment_to_missing_issue_is_404(api, user):
 
 
 def test_timeline_lists_every_change_in_order(api, user):
-    bob = UserFactory(name="Bob")
+    bob = UserFactory.create(name="Bob")
     issue = services.issue_create(title="Login bug", assignee_id=user.pk)
     services.comment_add(issue_id=issue.pk, author_id=bob.pk, body="Bug reproduced")
     services.issue_update(issue_id=issue.pk, version=1, title="Login fails", assignee_id=bob.pk)
@@ -324,11 +324,13 @@ def test_timeline_lists_every_change_in_order(api, user):
 
 
 def test_list_filters(api, user):
-    bug = LabelFactory(name="Bug")
-    a = IssueFactory(title="Login fails", assignee=user)
+    bug = LabelFactory.create(name="Bug")
+    a = IssueFactory.create(title="Login fails", assignee=user)
     a.labels.add(bug)
-    closed = IssueFactory(title="Payment", status="closed", resolved_at="2026-01-01T00:00:00Z")
-    unassigned = IssueFactory(title="Logout")
+    closed = IssueFactory.create(
+        title="Payment", status="closed", resolved_at="2026-01-01T00:00:00Z"
+    )
+    unassigned = IssueFactory.create(title="Logout")
 
     def ids(query: str) -> list[int]:
         response = api.get(f"/issues?{query}")
@@ -361,7 +363,9 @@ def test_list_walks_every_page_forwards_and_back(api, ordering):
     expected = [issue["id"] for issue in api.get(f"/issues?ordering={ordering}").json()]
     assert len(expected) == 10
 
-    seen, url, pages = [], f"/issues?ordering={ordering}&per_page=3", []
+    seen: list[int] = []
+    pages: list[str] = []
+    url: str | None = f"/issues?ordering={ordering}&per_page=3"
     while url:
         response = api.get(url)
         pages.append(url)
@@ -370,7 +374,8 @@ def test_list_walks_every_page_forwards_and_back(api, ordering):
     assert seen == expected
     assert len(pages) == 4
 
-    back, url = [], links(api.get(pages[-1])).get("prev")
+    back: list[int] = []
+    url = links(api.get(pages[-1])).get("prev")
     while url:
         response = api.get(url)
         back = [issue["id"] for issue in response.json()] + back
@@ -380,8 +385,8 @@ def test_list_walks_every_page_forwards_and_back(api, ordering):
 
 def test_list_runs_a_fixed_number_of_queries(api, django_assert_max_num_queries):
     for n in range(30):
-        issue = IssueFactory(title=f"i{n}")
-        issue.labels.add(LabelFactory())
+        issue = IssueFactory.create(title=f"i{n}")
+        issue.labels.add(LabelFactory.create())
     with django_assert_max_num_queries(2):
         small = api.get("/issues?per_page=5")
     with django_assert_max_num_queries(2):

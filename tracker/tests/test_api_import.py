@@ -140,11 +140,12 @@ def test_an_oversized_upload_is_not_received(api, settings, monkeypatch):
     settings.TRACKER_IMPORT_MAX_BYTES = 100
     written = []
     real = TemporaryFileUploadHandler.receive_data_chunk
-    monkeypatch.setattr(
-        TemporaryFileUploadHandler,
-        "receive_data_chunk",
-        lambda self, data, start: written.append(len(data)) or real(self, data, start),
-    )
+
+    def receive_data_chunk(self, raw_data, start):
+        written.append(len(raw_data))
+        return real(self, raw_data, start)
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "receive_data_chunk", receive_data_chunk)
     big = SimpleUploadedFile("big.csv", b"title\n" + b"x\n" * 3_000_000, content_type="text/csv")
     response = api.post("/issues/import", {"file": big}, format="multipart")
     assert response.status_code == 413

@@ -14,15 +14,17 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def closed(created: datetime, took: timedelta, **fields):
-    return IssueFactory(status="closed", created_at=created, resolved_at=created + took, **fields)
+    return IssueFactory.create(
+        status="closed", created_at=created, resolved_at=created + took, **fields
+    )
 
 
 @pytest.mark.parametrize("slash", ["", "/"])
 def test_top_assignees_keeps_the_seed_shape(api, slash):
-    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    alice, bob = UserFactory.create(name="Alice"), UserFactory.create(name="Bob")
     IssueFactory.create_batch(3, assignee=alice)
-    IssueFactory(assignee=bob)
-    IssueFactory(assignee=None)
+    IssueFactory.create(assignee=bob)
+    IssueFactory.create(assignee=None)
 
     response = api.get(f"/reports/top-assignees{slash}")
 
@@ -42,7 +44,7 @@ def test_top_assignees_keeps_the_seed_shape(api, slash):
 
 
 def test_top_assignees_passes_limit_and_status(api):
-    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    alice, bob = UserFactory.create(name="Alice"), UserFactory.create(name="Bob")
     IssueFactory.create_batch(2, assignee=alice)
     closed(T0, timedelta(hours=1), assignee=bob)
 
@@ -117,7 +119,7 @@ def test_latency_bad_params_are_400(api, query, code, field):
 
 
 def test_created_vs_resolved_series(api):
-    IssueFactory(created_at=T0)
+    IssueFactory.create(created_at=T0)
     closed(T0, timedelta(days=8))
 
     response = api.get(
@@ -169,7 +171,7 @@ def schema() -> dict:
 
 
 def test_report_responses_match_the_schema(api, schema):
-    closed(T0, timedelta(hours=2), assignee=UserFactory())
+    closed(T0, timedelta(hours=2), assignee=UserFactory.create())
     for path, query in [
         ("/reports/top-assignees", ""),
         ("/reports/top-assignees", "?limit=0"),
@@ -185,7 +187,7 @@ def test_report_responses_match_the_schema(api, schema):
 
 
 def test_empty_parameters_mean_not_given(api):
-    IssueFactory(assignee=UserFactory())
+    IssueFactory.create(assignee=UserFactory.create())
     assert len(api.get("/reports/top-assignees?limit=&status=").json()) == 1
     assert api.get("/reports/latency?since=&until=").status_code == 200
     assert len(api.get("/reports/created-vs-resolved?since=&until=").json()) == 30

@@ -61,7 +61,7 @@ def test_seed_sample_gives_the_seed_summary(seed_users):
 
 
 def test_created_issues_get_resolved_at_and_an_import_event(seed_users):
-    actor = UserFactory(name="Importer")
+    actor = UserFactory.create(name="Importer")
     run(SEED_CSV, actor=actor)
     login, payment = Issue.objects.order_by("id")
     assert login.resolved_at is None
@@ -123,7 +123,7 @@ def test_a_row_with_several_problems_reports_each_in_column_order():
 
 
 def test_header_matching_ignored_columns_and_defaults():
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     text = (
         f" Title ,ASSIGNEE_ID,Status, Priority ,description,,\nA bug,{alice.pk},,high,  Steps  ,,\n"
     )
@@ -139,7 +139,7 @@ def test_header_matching_ignored_columns_and_defaults():
 
 
 def test_labels_are_split_trimmed_deduplicated_and_reused():
-    LabelFactory(name="Bug")
+    LabelFactory.create(name="Bug")
     result = run("title,labels\none, bug ; ui;;BUG;\ntwo,ui\nthree,\n")
     assert result.created == 3
     by_title = {
@@ -260,7 +260,7 @@ def test_a_failure_midway_leaves_nothing_behind(monkeypatch):
 
 
 def csv_file(rows: int) -> str:
-    users = [UserFactory().pk for _ in range(3)]
+    users = [UserFactory.create().pk for _ in range(3)]
     lines = [f"issue {n},{users[n % 3]},{'closed' if n % 2 else ''},bug;ui" for n in range(rows)]
     return "title,assignee_id,status,labels\n" + "\n".join(lines) + "\n"
 

@@ -172,7 +172,7 @@ def test_require_auth_sends_anonymous_visitors_to_log_in(client, settings):
 
 def test_require_auth_records_the_logged_in_user_as_actor(client, settings):
     settings.TRACKER_REQUIRE_AUTH = True
-    user = UserFactory(name="Sam", username="sam")
+    user = UserFactory.create(name="Sam", username="sam")
     client.force_login(user)
     upload(client, b"title\nFrom Sam\n")
     client.post("/ui/import/confirm/", {"token": client.session[imports.SESSION_KEY]["token"]})

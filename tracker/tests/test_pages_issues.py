@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
@@ -44,6 +45,12 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
+def search(pattern: str, string: str) -> re.Match[str]:
+    match = re.search(pattern, string)
+    assert match, f"{pattern!r} not found"
+    return match
+
+
 def text(response) -> str:
     """The page as text a person reads: tags dropped, entities decoded, spaces collapsed."""
     body = re.sub(r"<[^>]+>", " ", response.content.decode())
@@ -62,10 +69,10 @@ def hidden_inputs(response, form_action: str) -> list[tuple[str, str]]:
     ]
 
 
-def edit_post(issue: Issue, **changes) -> dict:
+def edit_post(issue: Issue, **changes) -> dict[str, Any]:
     """What the edit form sends: every field with the value read (`initial-*`), changed ones
     with the new value."""
-    data = {"version": issue.version}
+    data: dict[str, Any] = {"version": issue.version}
     for field in ("title", "description", "status"):
         data[field] = data[f"initial-{field}"] = getattr(issue, field)
     data["assignee_id"] = data["initial-assignee_id"] = issue.assignee_id or ""
@@ -77,7 +84,7 @@ def edit_post(issue: Issue, **changes) -> dict:
 
 
 def test_list_shows_issues_counts_and_coloured_label_chips(client):
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     services.label_save(name="bug", color="#ffee00")
     services.label_save(name="urgent", color="#1f2328")
     services.issue_create(title="Login broken", labels=["bug", "urgent"], assignee_id=alice.pk)
@@ -104,7 +111,7 @@ def test_list_shows_issues_counts_and_coloured_label_chips(client):
     ],
 )
 def test_list_filters(client, query, shown, hidden):
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     services.issue_create(title="Alpha", assignee_id=alice.pk, labels=["bug"])
     services.issue_create(title="Beta", status="closed")
     services.issue_create(title="Gamma")
@@ -129,10 +136,10 @@ def test_list_sorts_and_walks_pages_both_ways(client):
         services.issue_create(title=f"Item {title}")
     first = client.get(f"{LIST}?ordering=title&per_page=2")
     assert re.findall(r"Item [a-e]", text(first)) == ["Item a", "Item b"]
-    next_href = unescape(re.search(r'rel="next" href="([^"]+)"', first.content.decode())[1])
+    next_href = unescape(search(r'rel="next" href="([^"]+)"', first.content.decode())[1])
     second = client.get(LIST + next_href)
     assert re.findall(r"Item [a-e]", text(second)) == ["Item c", "Item d"]
-    prev_href = unescape(re.search(r'rel="prev" href="([^"]+)"', second.content.decode())[1])
+    prev_href = unescape(search(r'rel="prev" href="([^"]+)"', second.content.decode())[1])
     assert re.findall(r"Item [a-e]", text(client.get(LIST + prev_href))) == ["Item a", "Item b"]
 
 
@@ -192,7 +199,7 @@ def test_bulk_does_not_redirect_off_site(client):
 
 
 def test_new_issue_form_creates_the_issue_with_labels_and_redirects(client):
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     services.label_save(name="bug")
     assert client.get(NEW).status_code == 200
     response = client.post(
@@ -231,7 +238,7 @@ def test_new_issue_form_shows_the_service_message_and_keeps_the_input(client):
 
 
 def test_issue_page_shows_fields_comments_and_readable_history(client):
-    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    alice, bob = UserFactory.create(name="Alice"), UserFactory.create(name="Bob")
     issue = services.issue_create(
         title="Login bug", description="Steps", assignee_id=alice.pk, actor=alice
     )
@@ -326,7 +333,7 @@ def test_quick_status_button_closes_the_issue(client):
 
 
 def test_conflict_page_shows_their_changes_and_applies_mine_without_losing_theirs(client):
-    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    alice, bob = UserFactory.create(name="Alice"), UserFactory.create(name="Bob")
     issue = services.issue_create(title="Shared", description="Start")
     read = Issue.objects.get(pk=issue.pk)
     # Bob saves first: a new title and an assignee.
@@ -409,7 +416,7 @@ def test_labels_form_shows_service_errors(client):
 
 
 def test_comment_is_added_as_the_chosen_person(client):
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     issue = services.issue_create(title="Talk")
     response = client.post(comments_url(issue.pk), {"body": "Hello", "author_id": alice.pk})
     assert response.status_code == 302 and response.url == detail(issue.pk) + "#comments"
@@ -484,7 +491,7 @@ def test_without_auth_required_anyone_may_write(client, settings):
 
 def test_user_text_is_escaped_everywhere(client):
     script = "<script>alert(1)</script>"
-    evil = UserFactory(name=script)
+    evil = UserFactory.create(name=script)
     services.label_save(name=script, color="#000000")
     issue = services.issue_create(title=script, description=script, labels=[script])
     services.issue_update(issue_id=issue.pk, version=1, title=script + "!", assignee_id=evil.pk)
@@ -519,7 +526,7 @@ def test_every_form_is_csrf_protected(client):
     ],
 )
 def test_same_bad_input_same_message_on_page_and_api(client, api, case, message):
-    author = UserFactory(name="Author")
+    author = UserFactory.create(name="Author")
     issue = services.issue_create(title="Existing")
     page_url, page_data, api_call = {
         "blank_title": (NEW, {"title": " "}, ("post", "/issues", {"title": " "})),
@@ -557,7 +564,7 @@ def test_same_bad_input_same_message_on_page_and_api(client, api, case, message)
 
 
 def _populate(count: int) -> Issue:
-    people = [UserFactory(name=f"Person {n}") for n in range(3)]
+    people = [UserFactory.create(name=f"Person {n}") for n in range(3)]
     for n in range(3):
         services.label_save(name=f"label {n}", color="#0969da")
     issue = None
@@ -571,6 +578,7 @@ def _populate(count: int) -> Issue:
         services.issue_update(issue_id=issue.pk, version=1, status="closed", actor=people[1])
         services.comment_add(issue_id=issue.pk, author_id=people[n % 3].pk, body="Seen")
     # The last issue gets a long history of its own.
+    assert issue is not None, "count must be at least 1"
     for n in range(count):
         services.comment_add(issue_id=issue.pk, author_id=people[n % 3].pk, body=f"Note {n}")
     return issue

@@ -20,7 +20,7 @@ def fill(people: int, issues_each: int) -> None:
         for n in range(issues_each):
             created = now - timedelta(days=n % 40, hours=n)
             status = ("open", "in_progress", "closed")[n % 3]
-            IssueFactory(
+            IssueFactory.create(
                 assignee=user,
                 status=status,
                 created_at=created,
@@ -37,7 +37,7 @@ def svgs(html: str) -> list[str]:
 
 def test_dashboard_draws_four_charts_with_their_tables(client):
     fill(people=3, issues_each=6)
-    IssueFactory(assignee=None)
+    IssueFactory.create(assignee=None)
 
     response = client.get("/ui/reports/")
 
@@ -76,7 +76,7 @@ def test_dashboard_empty_database(client):
 
 
 def test_dashboard_escapes_names(client):
-    IssueFactory(assignee=UserFactory(name="<script>alert(1)</script>"))
+    IssueFactory.create(assignee=UserFactory.create(name="<script>alert(1)</script>"))
     html = client.get("/ui/reports/").content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -97,9 +97,9 @@ def test_dashboard_refuses_post(client):
 
 
 def test_people_lists_counts_and_links_to_issue_lists(client):
-    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    alice, bob = UserFactory.create(name="Alice"), UserFactory.create(name="Bob")
     IssueFactory.create_batch(2, assignee=alice)
-    IssueFactory(assignee=bob, status="closed", resolved_at=timezone.now())
+    IssueFactory.create(assignee=bob, status="closed", resolved_at=timezone.now())
 
     response = client.get("/ui/people/")
 
@@ -163,7 +163,7 @@ def test_add_person_needs_login_when_auth_is_required(client, settings, login_us
 
 
 def test_people_escapes_names(client):
-    UserFactory(name="<b>bold</b>")
+    UserFactory.create(name="<b>bold</b>")
     html = client.get("/ui/people/").content.decode()
     assert "<b>bold</b>" not in html
     assert "&lt;b&gt;bold&lt;/b&gt;" in html

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,10 +23,12 @@ def codes(exc_info) -> dict[str, list[str]]:
 
 
 def closed(created: datetime, took: timedelta, **fields) -> Issue:
-    return IssueFactory(status="closed", created_at=created, resolved_at=created + took, **fields)
+    return IssueFactory.create(
+        status="closed", created_at=created, resolved_at=created + took, **fields
+    )
 
 
-def percentile_cont(values: list[float], fraction: float) -> float:
+def percentile_cont(values: Sequence[float], fraction: float) -> float:
     """PostgreSQL's percentile_cont: linear interpolation between the closest ranks."""
     ordered = sorted(values)
     position = fraction * (len(ordered) - 1)
@@ -37,11 +40,15 @@ def percentile_cont(values: list[float], fraction: float) -> float:
 
 
 def test_top_assignees_orders_by_total_then_id_and_splits_statuses():
-    alice, bob, carol = UserFactory(name="Alice"), UserFactory(name="Bob"), UserFactory(name="C")
+    alice, bob, carol = (
+        UserFactory.create(name="Alice"),
+        UserFactory.create(name="Bob"),
+        UserFactory.create(name="C"),
+    )
     IssueFactory.create_batch(2, assignee=carol)
-    IssueFactory(assignee=bob, status="in_progress")
+    IssueFactory.create(assignee=bob, status="in_progress")
     closed(T0, timedelta(hours=1), assignee=bob)
-    IssueFactory(assignee=alice)
+    IssueFactory.create(assignee=alice)
     IssueFactory.create_batch(3, assignee=None)  # unassigned: never counted
 
     rows = reports.top_assignees()
@@ -75,7 +82,7 @@ def test_top_assignees_orders_by_total_then_id_and_splits_statuses():
 
 
 def test_top_assignees_limit_and_status_filter():
-    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    alice, bob = UserFactory.create(name="Alice"), UserFactory.create(name="Bob")
     IssueFactory.create_batch(3, assignee=alice)
     closed(T0, timedelta(hours=1), assignee=bob)
     closed(T0, timedelta(hours=2), assignee=bob)
@@ -87,7 +94,7 @@ def test_top_assignees_limit_and_status_filter():
 
 
 def test_top_assignees_leaves_out_users_without_issues():
-    UserFactory()
+    UserFactory.create()
     assert reports.top_assignees() == []
 
 
@@ -115,11 +122,15 @@ def test_status_counts_include_zeros():
 
 
 def test_people_summary_lists_every_user_by_name_with_counts():
-    zed, amy, idle = UserFactory(name="zed"), UserFactory(name="Amy"), UserFactory(name="Idle")
-    IssueFactory(assignee=zed)
-    IssueFactory(assignee=zed, status="in_progress")
+    zed, amy, idle = (
+        UserFactory.create(name="zed"),
+        UserFactory.create(name="Amy"),
+        UserFactory.create(name="Idle"),
+    )
+    IssueFactory.create(assignee=zed)
+    IssueFactory.create(assignee=zed, status="in_progress")
     closed(T0, timedelta(hours=1), assignee=amy)
-    IssueFactory(assignee=None)
+    IssueFactory.create(assignee=None)
 
     assert reports.people_summary() == [
         {"id": amy.pk, "name": "Amy", "open": 0, "in_progress": 0, "closed": 1, "total": 1},
@@ -132,7 +143,7 @@ def test_people_summary_lists_every_user_by_name_with_counts():
 
 
 def test_latency_is_none_when_nothing_resolved():
-    IssueFactory()
+    IssueFactory.create()
     assert reports.resolution_latency() == {
         "average_resolution_time": None,
         "resolved_count": 0,
@@ -162,7 +173,7 @@ def test_latency_percentiles_match_percentile_cont():
     took = [30, 60, 61, 300, 900, 3600, 7200, 86400, 90000, 200000, 45]
     for seconds in took:
         closed(T0, timedelta(seconds=seconds))
-    IssueFactory()  # open issues do not count
+    IssueFactory.create()  # open issues do not count
 
     result = reports.resolution_latency()
 
@@ -195,10 +206,10 @@ def test_latency_refuses_a_reversed_range():
 
 
 def test_series_by_day_includes_empty_days():
-    IssueFactory(created_at=T0)
-    IssueFactory(created_at=T0 + timedelta(hours=3))
+    IssueFactory.create(created_at=T0)
+    IssueFactory.create(created_at=T0 + timedelta(hours=3))
     closed(T0 + timedelta(days=2), timedelta(days=1))  # created the 7th, resolved the 8th
-    IssueFactory(created_at=T0 + timedelta(days=30))  # outside the window
+    IssueFactory.create(created_at=T0 + timedelta(days=30))  # outside the window
 
     series = reports.created_vs_resolved(since=date(2026, 1, 4), until=date(2026, 1, 9))
 
@@ -213,8 +224,8 @@ def test_series_by_day_includes_empty_days():
 
 
 def test_series_by_week_counts_whole_iso_weeks():
-    IssueFactory(created_at=T0)  # Monday 5 January
-    IssueFactory(created_at=T0 + timedelta(days=6, hours=14))  # Sunday 11th, 23:00
+    IssueFactory.create(created_at=T0)  # Monday 5 January
+    IssueFactory.create(created_at=T0 + timedelta(days=6, hours=14))  # Sunday 11th, 23:00
     closed(T0 - timedelta(days=3), timedelta(days=10))  # created Fri 2nd, resolved Mon 12th
 
     series = reports.created_vs_resolved(
@@ -229,7 +240,7 @@ def test_series_by_week_counts_whole_iso_weeks():
 
 
 def test_series_days_follow_the_active_time_zone():
-    IssueFactory(created_at=datetime(2026, 1, 5, 20, 0, tzinfo=UTC))
+    IssueFactory.create(created_at=datetime(2026, 1, 5, 20, 0, tzinfo=UTC))
     with timezone.override("Pacific/Auckland"):  # UTC+13 in January: already the 6th
         series = reports.created_vs_resolved(since=date(2026, 1, 5), until=date(2026, 1, 6))
     assert [row["created"] for row in series] == [0, 1]

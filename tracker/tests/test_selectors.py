@@ -28,7 +28,7 @@ def test_status_counts_refuse_filters_that_do_not_parse():
 
 
 def test_events_since_a_version_are_the_changes_made_after_it():
-    bob = UserFactory(name="Bob")
+    bob = UserFactory.create(name="Bob")
     issue = services.issue_create(title="T")
     services.issue_update(issue_id=issue.pk, version=1, title="T2", status="closed", actor=bob)
     services.comment_add(issue_id=issue.pk, author_id=bob.pk, body="Comments keep the version")

@@ -42,14 +42,14 @@ def test_user_create_refuses_blank_or_long_names(name):
 
 def test_database_refuses_blank_user_name_as_last_line():
     with pytest.raises(IntegrityError), transaction.atomic():
-        UserFactory(name="  ")
+        UserFactory.create(name="  ")
 
 
 # --- Issue creation
 
 
 def test_issue_create_records_event_and_defaults():
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     issue = services.issue_create(title="  Login bug ", assignee_id=alice.pk, actor=None)
     issue.refresh_from_db()
     assert (issue.title, issue.status, issue.version, issue.resolved_at) == (
@@ -99,7 +99,7 @@ def test_issue_create_rejects_bad_input(fields, field, code, message):
 
 
 def test_issue_create_with_labels_reuses_existing_label_case_insensitively():
-    LabelFactory(name="Bug")
+    LabelFactory.create(name="Bug")
     issue = services.issue_create(title="x", labels=["bug", "new"])
     assert sorted(issue.labels.values_list("name", flat=True)) == ["Bug", "new"]
     assert Label.objects.count() == 2
@@ -109,7 +109,7 @@ def test_issue_create_with_labels_reuses_existing_label_case_insensitively():
 
 
 def test_issue_update_changes_fields_bumps_version_once_and_records_each_change():
-    alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
+    alice, bob = UserFactory.create(name="Alice"), UserFactory.create(name="Bob")
     issue = services.issue_create(title="Old", assignee_id=alice.pk)
     updated = services.issue_update(
         issue_id=issue.pk,
@@ -191,7 +191,7 @@ def test_issue_update_invalid_value_changes_nothing():
 
 def test_database_keeps_resolved_at_in_step_with_status():
     with pytest.raises(IntegrityError), transaction.atomic():
-        IssueFactory(status="closed", resolved_at=None)
+        IssueFactory.create(status="closed", resolved_at=None)
 
 
 # --- Labels
@@ -257,7 +257,7 @@ def test_label_save_refuses_duplicate_name_in_other_case():
 
 
 def test_comment_add_records_event_without_changing_version():
-    alice = UserFactory()
+    alice = UserFactory.create()
     issue = services.issue_create(title="x")
     comment = services.comment_add(issue_id=issue.pk, author_id=alice.pk, body="Seen it")
     issue.refresh_from_db()
@@ -276,7 +276,7 @@ def test_comment_add_records_event_without_changing_version():
     ],
 )
 def test_comment_add_errors(kwargs, error):
-    alice = UserFactory()
+    alice = UserFactory.create()
     issue = services.issue_create(title="x")
     arguments = {"issue_id": issue.pk, "author_id": alice.pk, **kwargs}
     with pytest.raises(error):
@@ -321,7 +321,7 @@ def test_bulk_status_changes_each_issue_with_its_own_event(django_assert_max_num
 
 
 def test_every_change_event_carries_the_version_it_produced():
-    alice = UserFactory()
+    alice = UserFactory.create()
     issue = services.issue_create(title="x", labels=["a"])
     services.issue_update(issue_id=issue.pk, version=1, title="y", status="in_progress")
     services.issue_labels_replace(issue_id=issue.pk, labels=["b"])
@@ -350,7 +350,7 @@ def test_labels_given_at_creation_are_in_the_created_event():
 
 
 def test_line_endings_are_stored_one_way_whatever_the_client():
-    alice = UserFactory()
+    alice = UserFactory.create()
     issue = services.issue_create(title="x", description="one\r\ntwo\rthree")
     comment = services.comment_add(issue_id=issue.pk, author_id=alice.pk, body=" a\r\nb ")
     issue.refresh_from_db()
@@ -364,7 +364,7 @@ def test_titles_stay_on_one_line():
 
 
 def test_comment_author_defaults_to_the_actor():
-    alice = UserFactory()
+    alice = UserFactory.create()
     issue = services.issue_create(title="x")
     comment = services.comment_add(issue_id=issue.pk, body="mine", actor=alice)
     assert comment.author == alice

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import connection
 
 THREADS = 8
 
+T = TypeVar("T")
 
-def run_together(work: Callable[[int], object], n: int = THREADS) -> list[object]:
+
+def run_together(work: Callable[[int], T], n: int = THREADS) -> list[T | Exception]:
     """Run work(i) in n threads released at the same instant; return results or exceptions."""
     barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
+    results: list[T | Exception] = [RuntimeError("thread did not finish")] * n
 
     def target(i: int) -> None:
         try:
@@ -34,3 +37,12 @@ def run_together(work: Callable[[int], object], n: int = THREADS) -> list[object
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
     return results
+
+
+def returned(results: list[T | Exception]) -> list[T]:
+    """The threads' return values, for tests where none may fail: the first exception a
+    thread raised is raised again here."""
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return [result for result in results if not isinstance(result, Exception)]

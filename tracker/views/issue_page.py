@@ -25,8 +25,9 @@ from .access import can_write, writes_need_login
 
 WEB = IssueEvent.Source.WEB
 Status = Issue.Status
-# The one-click status changes offered beside the title, by current status.
-STATUS_ACTIONS = {
+# The one-click status changes offered beside the title, by current status (looked up by
+# the issue's stored value, a str equal to its member).
+STATUS_ACTIONS: dict[str, list[tuple[Status, str]]] = {
     Status.OPEN: [(Status.IN_PROGRESS, "Start progress"), (Status.CLOSED, "Close issue")],
     Status.IN_PROGRESS: [(Status.OPEN, "Stop progress"), (Status.CLOSED, "Close issue")],
     Status.CLOSED: [(Status.OPEN, "Reopen issue")],
@@ -145,11 +146,11 @@ def _edit_conflict(
 
     rows = [
         ConflictRow(
-            form.fields[field].label, shown(field, value), shown(field, getattr(current, field))
+            str(form[field].label), shown(field, value), shown(field, getattr(current, field))
         )
         for field, value in changes.items()
     ]
-    hidden = [("version", current.version)]
+    hidden: list[tuple[str, Any]] = [("version", current.version)]
     for field, value in changes.items():
         hidden.append((field, "" if value is None else value))
         theirs = getattr(current, field)

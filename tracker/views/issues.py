@@ -90,7 +90,9 @@ def issue_bulk_status(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for field_errors in form.errors.values():
             for message in field_errors:
-                messages.error(request, message)
+                # An ErrorList yields its messages (ValidationErrors are unwrapped in
+                # __getitem__), but the stubs type its items as the stored values.
+                messages.error(request, message)  # type: ignore[arg-type]
         return redirect(back)
     status = form.cleaned_data["status"]
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import Dialog, expect
 
 from tracker import services
 from tracker.models import Comment, Issue, User
@@ -21,7 +21,7 @@ def success(page):
 
 
 def test_create_an_issue_through_the_form(page):
-    UserFactory(name="Alice")
+    UserFactory.create(name="Alice")
     services.label_save(name="bug", color="#d73a4a")
     services.label_save(name="docs", color="#0075ca")
     page.goto("/ui/issues/new/")
@@ -109,7 +109,7 @@ def test_edit_from_two_tabs_and_start_again_from_theirs(new_page):
 
 
 def test_comment_on_an_issue(page):
-    UserFactory(name="Alice")
+    UserFactory.create(name="Alice")
     issue = services.issue_create(title="Needs discussion")
     page.goto(f"/ui/issues/{issue.pk}/")
     page.get_by_label("Comment as").select_option(label="Alice")
@@ -209,7 +209,12 @@ def test_a_script_title_stays_text(page):
     services.label_save(name=script, color="#ffffff")
     issue = services.issue_create(title=script, description=script, labels=[script])
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto("/ui/issues/")
     expect(page.get_by_role("link", name=script)).to_be_visible()
     page.goto(f"/ui/issues/{issue.pk}/")
@@ -220,7 +225,7 @@ def test_a_script_title_stays_text(page):
 
 
 def test_pages_fit_a_phone_sized_window(new_page):
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     services.label_save(name="bug", color="#d73a4a")
     issue = services.issue_create(
         title="A fairly long title that has to wrap on a narrow phone screen",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import Request
 
 from tracker import services
 
@@ -33,20 +34,16 @@ def test_no_page_fetches_from_another_host(page, live_server):
         parsed = urlparse(url)
         return parsed.scheme in ("http", "https") and parsed.netloc != own_host
 
-    page.on(
-        "requestfinished",
-        lambda request: (
-            is_elsewhere(request.url) and fetched_elsewhere.append(("got", request.url))
-        ),
-    )
-    page.on(
-        "requestfailed",
-        lambda request: (
-            is_elsewhere(request.url)
-            and request.failure != "csp"
-            and fetched_elsewhere.append(("tried", request.url))
-        ),
-    )
+    def finished(request: Request) -> None:
+        if is_elsewhere(request.url):
+            fetched_elsewhere.append(("got", request.url))
+
+    def failed(request: Request) -> None:
+        if is_elsewhere(request.url) and request.failure != "csp":
+            fetched_elsewhere.append(("tried", request.url))
+
+    page.on("requestfinished", finished)
+    page.on("requestfailed", failed)
     for path in PAGES:
         page.goto(path.replace("ISSUE", str(issue.pk)))
         page.wait_for_load_state("networkidle")

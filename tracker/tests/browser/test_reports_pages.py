@@ -27,7 +27,7 @@ NAMES = [
 def fill_tracker() -> list[User]:
     """A few weeks of a small team's work: enough for every chart to have a shape."""
     rng = random.Random(7)
-    people = [UserFactory(name=name) for name in NAMES]
+    people = [UserFactory.create(name=name) for name in NAMES]
     now = timezone.now()
     issues = []
     for n in range(420):
