@@ -24,7 +24,7 @@ class TextField(forms.CharField):
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> str:
-        return super().to_python(value).replace("\r\n", "\n")
+        return (super().to_python(value) or "").replace("\r\n", "\n")
 
 
 class NameListField(forms.Field):
@@ -48,7 +48,7 @@ def user_choices(users: Iterable[User], empty: str) -> list[tuple[Any, str]]:
     return [("", empty), *((user.pk, user.name) for user in users)]
 
 
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
     """Show a service's ValidationError on the form, each message on its field when the
     form has that field, otherwise at the top of the form."""
     if not hasattr(error, "error_dict"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -254,7 +255,7 @@ def created_vs_resolved(
     series_window does.
     """
     since, until = series_window(interval=interval, since=since, until=until)
-    params = {
+    params: dict[str, Any] = {
         "unit": interval,
         "step": f"1 {interval}",
         "first": since,

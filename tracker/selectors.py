@@ -3,7 +3,7 @@ related rows it needs fetched in a fixed number of queries."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, QuerySet
@@ -36,7 +36,7 @@ def issue_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Issue]:
                 for field, messages in filterset.errors.items()
             }
         )
-    return filterset.qs
+    return cast(QuerySet[Issue], filterset.qs)
 
 
 def _check_issue_exists(issue_id: int) -> None:

@@ -75,7 +75,7 @@ class LabelNamesOutput(serializers.ListField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(read_only=True, source="*", **kwargs)
 
-    def to_representation(self, issue: Issue) -> list[str]:
+    def to_representation(self, issue: Any) -> list[str]:
         names = getattr(issue, "label_names", None)
         if names is None:
             names = [label.name for label in issue.labels.all()]
@@ -217,7 +217,8 @@ class ImportResultOutput(serializers.Serializer):
     total_rows = serializers.IntegerField()
     created = serializers.IntegerField(help_text="In a dry run: the rows that would be created.")
     failed = serializers.IntegerField()
-    errors = ImportRowErrorOutput(many=True)
+    # A field named like Serializer.errors: DRF moves declared fields off the class.
+    errors = ImportRowErrorOutput(many=True)  # type: ignore[assignment]
     ignored_columns = serializers.ListField(child=serializers.CharField())
     dry_run = serializers.BooleanField()
 
@@ -241,6 +242,7 @@ class TimelineOutput(serializers.Serializer):
 class ErrorOutput(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.DictField(
+    # Named like Serializer.errors, as in ImportResultOutput.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )

@@ -41,7 +41,8 @@ def _lock_issue(issue_id: int) -> Issue:
     names = Label.objects.filter(issuelabel__issue=OuterRef("pk")).order_by("name")
     issue = (
         Issue.objects.select_for_update(of=("self",))
-        .annotate(label_names=ArraySubquery(names.values("name")))
+        # The stubs take an annotation onto Issue.label_names for a redefinition.
+        .annotate(label_names=ArraySubquery(names.values("name")))  # type: ignore[no-redef]
         .filter(pk=issue_id)
         .first()
         if is_id(issue_id)

@@ -41,7 +41,7 @@ def hook() -> Iterator[FakeHook]:
 
 
 def test_every_write_calls_the_hooks_once_with_its_events(hook):
-    alice = UserFactory(name="Alice")
+    alice = UserFactory.create(name="Alice")
     issue = services.issue_create(title="Crash", labels=["bug"], actor=alice)
     services.issue_update(issue_id=issue.pk, version=1, title="Crash on save", status="closed")
     services.issue_labels_replace(issue_id=issue.pk, labels=["bug", "ui"])

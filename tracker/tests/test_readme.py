@@ -103,7 +103,11 @@ def matches(expected, actual) -> bool:
 def run(client: Client, command: str, files: dict[str, str]):
     """Sends what the curl command would send: -X, -H, -d and -F name=@file."""
     args = shlex.split(command, comments=True)[1:]
-    method, headers, body, uploads, url = None, {}, None, {}, None
+    method: str | None = None
+    body: str | None = None
+    url = ""
+    headers: dict[str, str] = {}
+    uploads: dict[str, SimpleUploadedFile] = {}
     while args:
         arg = args.pop(0)
         if arg == "-X":

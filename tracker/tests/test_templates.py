@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 import pytest
 from django.apps import apps
@@ -22,7 +23,7 @@ HARD_CODED_PATH = re.compile(
 
 
 def project_templates() -> list[Path]:
-    dirs = [Path(d) for d in settings.TEMPLATES[0]["DIRS"]]
+    dirs = [Path(d) for d in cast(list[Path], settings.TEMPLATES[0]["DIRS"])]
     dirs.append(Path(apps.get_app_config("tracker").path) / "templates")
     return sorted(p for d in dirs if d.is_dir() for p in d.rglob("*.html"))
 

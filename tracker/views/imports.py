@@ -179,7 +179,7 @@ def import_cancel(request: HttpRequest) -> HttpResponse:
 def import_errors_csv(request: HttpRequest) -> FileResponse:
     state = _pending(request)
     path = StoredUpload(state["token"]).report_path if state else None
-    if path is None or not path.exists():
+    if state is None or path is None or not path.exists():
         raise Http404("No error report")
     name = Path(state["name"]).stem or "import"
     return FileResponse(

@@ -60,12 +60,17 @@ class Command(BaseCommand):
                 out = stack.enter_context(errors_out.open("w", encoding="utf-8", newline=""))
                 report = FailedRowsReport(out)
             bar = self._progress_bar(file.stat().st_size)
+
+            def progress(rows: int, done: int) -> None:
+                if bar is not None:
+                    bar.update(done - bar.n)
+
             try:
                 result = services.issues_import(
                     binary,
                     dry_run=dry_run,
                     batch_size=options["batch_size"],
-                    progress=bar and (lambda rows, done: bar.update(done - bar.n)),
+                    progress=progress if bar is not None else None,
                     failed_rows=report,
                 )
             except ImportFileError as exc:
