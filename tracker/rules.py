@@ -8,7 +8,7 @@ touches the database.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -31,6 +31,10 @@ CSV_COLUMNS = {
     "labels": "names separated by ;",
 }
 CSV_LABEL_SEPARATOR = ";"
+# A spreadsheet runs a cell that starts with one of these as a formula; every CSV the
+# tracker writes prefixes such a cell with CSV_FORMULA_GUARD, and the import strips it back.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_FORMULA_GUARD = "'"
 # Status.values builds a new list on each access; the CSV import checks a million rows.
 STATUS_VALUES = frozenset(Status.values)
 MAX_ID = 2**63 - 1  # bigint: a larger number names no row and must not reach a query
@@ -112,6 +116,18 @@ def clean_label_names(names: Iterable[str]) -> list[str]:
     return list(cleaned.values())
 
 
+def merge_label_names(
+    current: Sequence[str], read: Iterable[str], wanted: Sequence[str]
+) -> list[str]:
+    """`current` with someone's change applied as what they added and removed: they read
+    `read` and chose `wanted`, so the labels others added meanwhile stay (by `name_key`)."""
+    read_keys = {name_key(name) for name in read}
+    wanted_keys = {name_key(name) for name in wanted}
+    merged = [name for name in current if name_key(name) not in read_keys - wanted_keys]
+    kept = {name_key(name) for name in merged}
+    return merged + [name for name in wanted if name_key(name) not in read_keys | kept]
+
+
 def clean_label_color(value: str | None) -> str:
     color = (value or "").strip()
     if color and not (
@@ -131,3 +147,20 @@ def resolved_at_for(status: str, now) -> Any:
 def csv_columns_help() -> str:
     """The CSV columns as a sentence for help texts: `title (required), assignee_id (...)`."""
     return ", ".join(f"{name} ({note})" if note else name for name, note in CSV_COLUMNS.items())
+
+
+def _guarded(text: str) -> bool:
+    return text.lstrip(CSV_FORMULA_GUARD).startswith(CSV_FORMULA_STARTS)
+
+
+def csv_cell_out(value: object) -> str:
+    """A value as a CSV cell no spreadsheet runs as a formula: `=1+1` becomes `'=1+1` (and
+    `'=1+1` becomes `''=1+1`, so that csv_cell_in gives every value back exactly)."""
+    text = "" if value is None else str(value)
+    return CSV_FORMULA_GUARD + text if _guarded(text) else text
+
+
+def csv_cell_in(text: str) -> str:
+    """A CSV cell as written by csv_cell_out, back to its value: one guard in front of a
+    formula start is dropped (`'=1+1` is `=1+1`); `'hello` stays as it is."""
+    return text[1:] if text.startswith(CSV_FORMULA_GUARD) and _guarded(text) else text

@@ -30,6 +30,8 @@ from tracker.rules import (
     clean_status,
     clean_text,
     clean_title,
+    csv_cell_in,
+    csv_cell_out,
     invalid_assignee,
     parse_id,
 )
@@ -94,7 +96,7 @@ class Columns:
         self.positions: dict[str, int] = {}
         self.ignored: list[str] = []
         for index, raw in enumerate(header):
-            name = raw.strip()
+            name = csv_cell_in(raw.strip())
             if name.lower() in CSV_COLUMNS and name.lower() not in self.positions:
                 self.positions[name.lower()] = index
             elif name:
@@ -110,7 +112,9 @@ class Columns:
 
         def cell(name: str) -> str:
             index = self.positions.get(name)
-            return cells[index].strip() if index is not None and index < len(cells) else ""
+            if index is None or index >= len(cells):
+                return ""
+            return csv_cell_in(cells[index].strip())
 
         errors: list[RowError] = []
         title = status = ""
@@ -182,7 +186,8 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
 class FailedRowsReport:
     """The rows that failed, as CSV: the file's own columns, then `row` and `error` (a row's
     messages joined by "; "), ready to be fixed and imported again. Written while the
-    import reads the file, so the file is read once."""
+    import reads the file, so the file is read once. Cells are formula-safe
+    (rules.csv_cell_out), and the import reads them back as they were."""
 
     def __init__(self, out: IO[str]) -> None:
         self.writer = csv.writer(out)
@@ -193,9 +198,10 @@ class FailedRowsReport:
         while header and not header[-1].strip():
             header = header[:-1]
         self.width = len(header)
-        self.writer.writerow([*header, "row", "error"])
+        self.writer.writerow([csv_cell_out(cell) for cell in [*header, "row", "error"]])
 
     def add(self, row: CheckedRow, errors: list[RowError]) -> None:
         padded = (row.cells + [""] * self.width)[: self.width]
-        self.writer.writerow([*padded, row.number, "; ".join(error.error for error in errors)])
+        message = "; ".join(error.error for error in errors)
+        self.writer.writerow([csv_cell_out(cell) for cell in [*padded, row.number, message]])
         self.written += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -355,3 +356,34 @@ def test_command_reports_file_problems_as_command_errors(tmp_path):
         call_command("import_issues", str(write(tmp_path, "name\nx\n")), stdout=io.StringIO())
     with pytest.raises(CommandError, match="No such file"):
         call_command("import_issues", str(tmp_path / "missing.csv"), stdout=io.StringIO())
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", '=HYPERLINK("http://x")', "\tx"]
+
+
+def test_failed_rows_are_formula_safe_and_import_back_as_they_were():
+    # Each row fails on its status; its title and notes are formulas.
+    source = io.StringIO()
+    csv.writer(source).writerows(
+        [["title", "status", "notes"], *([f, "done", f] for f in FORMULAS)]
+    )
+    text = source.getvalue()
+    out = io.StringIO()
+    run(text, failed_rows=FailedRowsReport(out))
+    written = list(csv.reader(io.StringIO(out.getvalue())))
+    for cells in written[1:]:
+        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    assert [cells[0] for cells in written[1:]] == [f"'{cell}" for cell in FORMULAS]
+    # Fixed (the status) and imported again, the titles are the original text.
+    fixed = out.getvalue().replace(",done,", ",open,")
+    result = run(fixed)
+    assert (result.created, result.failed) == (len(FORMULAS), 0)
+    titles = list(Issue.objects.order_by("id").values_list("title", flat=True))
+    assert titles == [cell.strip() for cell in FORMULAS]
+
+
+def test_only_the_guard_in_front_of_a_formula_is_stripped():
+    run("title,description\n'hello,'=1+1\n''=2,x\n")
+    first, second = Issue.objects.order_by("id")
+    assert (first.title, first.description) == ("'hello", "=1+1")
+    assert second.title == "'=2"
