@@ -131,7 +131,19 @@ class IssueEditForm(forms.Form):
 
 
 class IssueLabelsForm(LabelsMixin):
+    """`read` holds the labels the form was shown with, so that only what the person added
+    and removed is applied over labels others changed meanwhile."""
+
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    read = forms.JSONField(required=False, widget=forms.HiddenInput)
+
+    def clean_read(self) -> list[str] | None:
+        read = self.cleaned_data["read"]
+        if read is None:
+            return None
+        if not (isinstance(read, list) and all(isinstance(name, str) for name in read)):
+            raise ValidationError("The labels read must be a list of names.", code="invalid")
+        return read
 
 
 class CommentForm(forms.Form):

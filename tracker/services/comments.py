@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,9 +23,10 @@ def comment_add(
 ) -> Comment:
     """Add a comment. Comments do not change the issue's version.
 
-    The author is `author_id`, or the actor when it is left out. While TRACKER_REQUIRE_AUTH
-    is on, people comment only as themselves: an `author_id` other than the actor's is
-    refused. The actor of the event is the actor when there is one, else the author.
+    The author is `author_id`, or the actor when it is left out. A signed-in actor comments
+    only as themselves (an `author_id` other than theirs is refused), so the author of a
+    comment is always the actor its timeline entry names. Anonymous comments (open mode
+    only) name their author, who is then the event's actor.
     """
     body = clean_text(body)
     if not body:
@@ -34,7 +34,7 @@ def comment_add(
     if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
         raise IssueNotFound()
     actor = events.recorded_actor(actor)
-    if settings.TRACKER_REQUIRE_AUTH and author_id is not None and actor and author_id != actor.pk:
+    if actor is not None and author_id is not None and author_id != actor.pk:
         raise invalid("author_id", "You can only comment as yourself", "not_yourself")
     if author_id is None and actor is not None:
         author_id = actor.pk

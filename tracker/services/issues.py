@@ -20,6 +20,7 @@ from tracker.rules import (
     invalid,
     invalid_assignee,
     is_id,
+    merge_label_names,
     resolved_at_for,
 )
 
@@ -191,10 +192,13 @@ def issue_labels_replace(
     issue_id: int,
     labels: Sequence[str],
     version: int | None = None,
+    read: Sequence[str] | None = None,
     actor: User | None = None,
     source: str = Source.API,
 ) -> tuple[Issue, list[Label]]:
-    """Replace an issue's labels as a whole, creating missing labels.
+    """Replace an issue's labels as a whole, creating missing labels. With `read` (the
+    labels the person saw when they chose `labels`), only what they added and removed is
+    applied to the current labels (rules.merge_label_names).
 
     Returns the issue and its labels sorted by name. Raises IssueNotFound, VersionConflict
     (when `version` is given and stale) or ValidationError; on any error nothing changes.
@@ -204,6 +208,8 @@ def issue_labels_replace(
     with transaction.atomic():
         issue = _lock_issue(issue_id)
         _check_version(issue, version)
+        if read is not None:
+            names = merge_label_names(issue.label_names, read, names)
         wanted = labels_get_or_create(names)
         current = {label.key: label for label in issue.labels.all()}
         issue.label_names = [label.name for label in wanted.values()]

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tracker import services
-from tracker.models import Issue, IssueEvent, Label
+from tracker.models import Comment, Issue, IssueEvent, Label
 
 from .factories import IssueFactory, LabelFactory, UserFactory
 
@@ -585,6 +585,20 @@ def test_comments_list_is_paginated(api, user):
     first = api.get(f"/issues/{issue.pk}/comments?per_page=2")
     assert [c["body"] for c in first.json()] == ["c0", "c1"]
     assert [c["body"] for c in api.get(links(first)["next"]).json()] == ["c2"]
+
+
+def test_signed_in_people_comment_only_as_themselves_in_open_mode_too(api, login_user, user):
+    api.force_authenticate(login_user)
+    issue = services.issue_create(title="x")
+    other = api.post(
+        f"/issues/{issue.pk}/comments", {"body": "x", "author_id": user.pk}, format="json"
+    )
+    assert (other.status_code, other.json()["code"]) == (400, "not_yourself")
+    assert not Comment.objects.exists()
+    mine = api.post(f"/issues/{issue.pk}/comments", {"body": "x"}, format="json")
+    assert mine.json()["author_id"] == login_user.pk
+    event = IssueEvent.objects.get(event="comment_added")
+    assert event.actor_id == event.details["author_id"] == login_user.pk
 
 
 @pytest.mark.usefixtures("require_auth")

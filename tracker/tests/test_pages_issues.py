@@ -426,11 +426,19 @@ def test_comment_is_added_as_the_chosen_person(client):
     assert issue.events.get(event="comment_added").source == "web"
 
 
-def test_comment_form_defaults_to_the_logged_in_person(client, login_user):
+def test_a_logged_in_person_comments_as_themselves(client, login_user):
+    liam = UserFactory.create(name="Liam")
     issue = services.issue_create(title="Talk")
     client.force_login(login_user)
     page = client.get(detail(issue.pk)).content.decode()
-    assert f'<option value="{login_user.pk}" selected>' in page
+    assert 'name="author_id"' not in page
+    assert f"Commenting as {login_user.name}." in page
+    # A hand-made form that names someone else still comments as the person logged in.
+    response = client.post(comments_url(issue.pk), {"body": "Hello", "author_id": liam.pk})
+    assert response.status_code == 302
+    comment = Comment.objects.get()
+    event = issue.events.get(event="comment_added")
+    assert comment.author == event.actor == login_user
 
 
 # --- Logins

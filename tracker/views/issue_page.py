@@ -3,6 +3,7 @@ conflict page shown when someone else changed the issue since it was read."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from tracker.actors import actor_of
 from tracker.errors import VersionConflict
 from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_service_errors
 from tracker.models import Issue, IssueEvent, User
+from tracker.rules import merge_label_names
 from tracker.templatetags.issue_ui import status_label
 
 from .access import can_write, writes_need_login
@@ -42,14 +44,11 @@ class ConflictRow:
 
 
 def _comment_form(request: HttpRequest, data: Any = None) -> CommentForm:
-    # With logins required the author is the logged-in user; otherwise the visitor picks
-    # one (the open model of the original system), defaulting to themselves.
-    if settings.TRACKER_REQUIRE_AUTH:
+    # A signed-in person comments as themselves (the service's rule); an anonymous visitor
+    # in open mode picks the author, as in the original system.
+    if actor_of(request) is not None or settings.TRACKER_REQUIRE_AUTH:
         return CommentForm(data, users=None)
-    actor = actor_of(request)
-    return CommentForm(
-        data, users=selectors.user_list(), initial={"author_id": actor.pk if actor else None}
-    )
+    return CommentForm(data, users=selectors.user_list())
 
 
 def _issue_page(
@@ -65,8 +64,9 @@ def _issue_page(
     if newest_first:
         events.reverse()
     if labels_form is None:
+        names = [label.name for label in issue.labels.all()]
         labels_form = IssueLabelsForm(
-            initial={"version": issue.version, "labels": [lab.name for lab in issue.labels.all()]}
+            initial={"version": issue.version, "labels": names, "read": names}
         )
         labels_form.set_label_choices(selectors.label_list())
     context = {
@@ -188,16 +188,18 @@ def issue_labels(request: HttpRequest, issue_id: int) -> HttpResponse:
     form.set_label_choices(selectors.label_list())
     if form.is_valid():
         names = form.label_names()
+        read = form.cleaned_data["read"]
         try:
             _issue, labels = services.issue_labels_replace(
                 issue_id=issue_id,
                 labels=names,
                 version=form.cleaned_data["version"],
+                read=read,
                 actor=actor_of(request),
                 source=WEB,
             )
         except VersionConflict:
-            return _labels_conflict(request, issue_id, form.cleaned_data["version"], names)
+            return _labels_conflict(request, issue_id, form.cleaned_data["version"], names, read)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -208,13 +210,23 @@ def issue_labels(request: HttpRequest, issue_id: int) -> HttpResponse:
 
 
 def _labels_conflict(
-    request: HttpRequest, issue_id: int, read_version: int, names: list[str]
+    request: HttpRequest,
+    issue_id: int,
+    read_version: int,
+    names: list[str],
+    read: list[str] | None,
 ) -> HttpResponse:
+    """ "Yours" is the current labels with this person's additions and removals applied
+    applied (without `read`, their whole set), which is what applying sends."""
     current = selectors.issue_detail(issue_id=issue_id)
     theirs = [label.name for label in current.labels.all()]
+    if read is not None:
+        names = merge_label_names(theirs, read, names)
     rows = [ConflictRow("Labels", ", ".join(names) or "none", ", ".join(theirs) or "none")]
     hidden: list[tuple[str, Any]] = [("version", current.version)]
     hidden += [("labels", name) for name in names]
+    if read is not None:
+        hidden.append(("read", json.dumps(theirs)))
     return _conflict_page(request, current, read_version, rows, hidden, "labels")
 
 

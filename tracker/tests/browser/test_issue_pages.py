@@ -124,6 +124,27 @@ def test_comment_on_an_issue(page):
     assert Comment.objects.get().author.name == "Alice"
 
 
+def test_labels_from_two_tabs_keep_both_peoples_additions(new_page):
+    issue = services.issue_create(title="Label race", labels=["docs"])
+    liam, maya = new_page(), new_page()
+    for tab in (liam, maya):
+        tab.goto(f"/ui/issues/{issue.pk}/")
+        tab.get_by_text("Edit labels").click()
+    liam.get_by_label("New labels").fill("urgent")
+    liam.get_by_role("button", name="Save labels").click()
+    expect(success(liam)).to_have_text("Labels saved: docs, urgent.")
+
+    maya.get_by_label("New labels").fill("regression")
+    maya.get_by_label("docs").uncheck()
+    maya.get_by_role("button", name="Save labels").click()
+    expect(maya.locator("h1")).to_have_text("Someone else changed this issue")
+    # Maya's change is "remove docs, add regression", applied over Liam's labels.
+    expect(maya.locator("table.conflict")).to_contain_text("urgent, regression")
+    maya.get_by_role("button", name="Apply my changes").click()
+    expect(success(maya)).to_contain_text("Labels saved:")
+    assert sorted(issue.labels.values_list("name", flat=True)) == ["regression", "urgent"]
+
+
 def test_change_labels_in_one_step(page):
     services.label_save(name="bug", color="#d73a4a")
     services.label_save(name="docs", color="#0075ca")
