@@ -3,12 +3,17 @@ header (rel="next" / rel="prev") carrying an opaque cursor."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from tracker.filters import ORDERING_CHOICES, clean_ordering
 from tracker.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, clean_per_page, keyset_page
+
+
+def json_response(body: str) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
 
 
 class KeysetLinkPagination(BasePagination):
@@ -28,7 +33,7 @@ class KeysetLinkPagination(BasePagination):
     def _link(self, cursor: str) -> str:
         return replace_query_param(self.request.build_absolute_uri(), "cursor", cursor)
 
-    def get_paginated_response(self, data):
+    def link_header(self) -> str:
         links = []
         if self.page.next_cursor:
             links.append(f'<{self._link(self.page.next_cursor)}>; rel="next"')
@@ -36,7 +41,16 @@ class KeysetLinkPagination(BasePagination):
             links.append(f'<{self._link(self.page.prev_cursor)}>; rel="prev"')
         first = remove_query_param(self.request.build_absolute_uri(), "cursor")
         links.append(f'<{first}>; rel="first"')
-        return Response(data, headers={"Link": ", ".join(links)})
+        return ", ".join(links)
+
+    def get_paginated_response(self, data):
+        return Response(data, headers={"Link": self.link_header()})
+
+    def json_response(self, body: str) -> HttpResponse:
+        """The page as JSON text already built (selectors_json), with its Link header."""
+        response = json_response(body)
+        response["Link"] = self.link_header()
+        return response
 
     def get_paginated_response_schema(self, schema):
         return schema
