@@ -36,8 +36,8 @@ serve: install
 	DJANGO_DEBUG=false $(PY) manage.py ensure_database
 	DJANGO_DEBUG=false $(PY) manage.py migrate --no-input
 	DJANGO_DEBUG=false $(PY) manage.py collectstatic --no-input
-	DJANGO_DEBUG=false $(BIN)/gunicorn issuetracker.wsgi --bind $(HOST):$(PORT) \
-		--workers $${WEB_CONCURRENCY:-3}
+	DJANGO_DEBUG=false $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
+		--workers $${WEB_CONCURRENCY:-2} --no-ws issuetracker.serving:application
 
 test: install
 	$(BIN)/pytest

@@ -1,0 +1,194 @@
+"""issuetracker/serving.py: the bridge `make serve` runs Django behind. With fake ASGI
+servers for the corner cases, and once with the real server and clients that trickle."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from issuetracker.serving import WSGIBridge
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def echo_app(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"] or 0))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Path", environ["PATH_INFO"])])
+    return [b"got ", body, b" ", environ["QUERY_STRING"].encode()]
+
+
+def call(bridge, scope, chunks: list[bytes], *, disconnect_after: int | None = None):
+    """Run one request through the bridge: the body in `chunks`; the fake client goes away
+    after `disconnect_after` messages were sent to it."""
+    sent: list[dict] = []
+
+    async def run():
+        queue = [
+            {"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1}
+            for n, chunk in enumerate(chunks)
+        ]
+
+        async def receive():
+            if queue:
+                await asyncio.sleep(0.01)  # a client sending slowly
+                return queue.pop(0)
+            await asyncio.sleep(3600)
+
+        async def send(message):
+            if disconnect_after is not None and len(sent) >= disconnect_after:
+                raise ConnectionResetError("client went away")
+            sent.append(message)
+
+        await bridge({"type": "http", **scope}, receive, send)
+
+    # In a thread of its own: the browser tests leave an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+    return sent
+
+
+SCOPE = {
+    "method": "POST",
+    "path": "/issues/ü",
+    "query_string": b"a=1",
+    "headers": [(b"content-type", b"text/plain"), (b"x-one", b"1"), (b"x-one", b"2")],
+    "http_version": "1.1",
+    "scheme": "http",
+    "server": ("127.0.0.1", 8000),
+    "client": ("127.0.0.1", 5000),
+}
+
+
+def test_the_body_arrives_whole_before_the_app_runs():
+    bridge = WSGIBridge(echo_app, threads=2, max_bytes=1000)
+    start, *body = call(bridge, SCOPE, [b"one ", b"two ", b"three"])
+    assert start["status"] == 200
+    # PATH_INFO is the UTF-8 path read as latin-1 (PEP 3333), and it went back out as such.
+    assert (b"x-path", "/issues/ü".encode()) in start["headers"]
+    assert b"".join(message["body"] for message in body) == b"got one two three a=1"
+    assert body[-1]["more_body"] is False
+
+
+def test_a_body_over_the_limit_is_a_413_without_running_the_app():
+    ran = []
+
+    def app(environ, start_response):
+        ran.append(True)
+        return echo_app(environ, start_response)
+
+    bridge = WSGIBridge(app, threads=1, max_bytes=5)
+    sent = call(bridge, SCOPE, [b"1234", b"5678"])
+    assert sent[0]["status"] == 413
+    assert b"request_too_large" in sent[1]["body"]
+    assert ran == []
+
+
+def test_a_client_leaving_a_streamed_answer_frees_the_thread():
+    closed = threading.Event()
+
+    class Endless:
+        streaming = True
+
+        def __iter__(self) -> Iterator[bytes]:
+            while True:
+                yield b"x" * 1000
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return Endless()
+
+    bridge = WSGIBridge(app, threads=1, max_bytes=1000)
+    sent = call(bridge, SCOPE, [b""], disconnect_after=5)
+    assert len(sent) == 5
+    assert closed.wait(5)
+    # The one thread is free again: the next request is answered.
+    assert call(WSGIBridge(echo_app, threads=1, max_bytes=10), SCOPE, [b"ok"])[0]["status"] == 200
+
+
+# --- The real server.
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(transactional_db) -> Iterator[str]:
+    """`make serve`'s server command on the test database (one worker, two threads)."""
+    port = free_port()
+    database = settings.DATABASES["default"]
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+        f"{database['NAME']}",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="test-only",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        WEB_THREADS="2",
+    )
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
+            *("--port", str(port), "--workers", "1", "--no-ws", "issuetracker.serving:application"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/users", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def test_clients_trickling_bodies_do_not_hold_the_threads(served):
+    port = int(served.rsplit(":", 1)[1])
+    # Ten times as many slow bodies as the server has threads, each stopping halfway.
+    slow = []
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(
+            b"POST /issues HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"title": "'
+        )
+        slow.append(sock)
+    try:
+        with urllib.request.urlopen(served + "/users", timeout=10) as response:
+            assert response.status == 200
+        request = urllib.request.Request(
+            served + "/issues",
+            data=b'{"title": "answered while others trickle"}',
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+    finally:
+        for sock in slow:
+            sock.close()
