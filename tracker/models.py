@@ -15,6 +15,7 @@ from django.utils import timezone
 USER_NAME_MAX = 100
 ISSUE_TITLE_MAX = 255
 LABEL_NAME_MAX = 50
+LABEL_DESCRIPTION_MAX = 255
 
 
 def _not_blank(field: str) -> GreaterThan:
@@ -84,7 +85,7 @@ class Label(models.Model):
     color = models.CharField(
         max_length=7, blank=True, default="", help_text="A hex colour such as #d73a4a."
     )
-    description = models.CharField(max_length=255, blank=True, default="")
+    description = models.CharField(max_length=LABEL_DESCRIPTION_MAX, blank=True, default="")
 
     class Meta:
         db_table = "labels"

@@ -8,7 +8,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
-from tracker.rules import clean_label_color, clean_label_names
+from tracker.rules import clean_label_color, clean_label_description, clean_label_names
 
 from . import events
 
@@ -23,7 +23,7 @@ def label_save(
     label = label or Label()
     label.name = clean_name
     label.color = clean_label_color(color)
-    label.description = (description or "").strip()
+    label.description = clean_label_description(description)
     label.validate_constraints()
     label.save()
     return label
