@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tracker.middleware.NotFoundAsPage404",
+    # Last: it sees a view's lost database connection first, and retries reads.
+    "tracker.middleware.DatabaseUnavailable",
 ]
 
 # The API answers at its paths with and without a trailing slash; never redirect a POST.
