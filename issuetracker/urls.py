@@ -1,3 +1,5 @@
+import sys
+
 from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
@@ -10,6 +12,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from tracker.middleware import connection_lost, database_unavailable, drop_connection, wants_page
 from tracker.views import accounts
 
 urlpatterns = [
@@ -27,36 +30,35 @@ urlpatterns = [
 ]
 
 
-def _is_page(request) -> bool:
-    return request.path.startswith(
-        ("/ui/", "/admin/", "/accounts/")
-    ) or "text/html" in request.headers.get("Accept", "")
-
-
 def handler400(request, exception=None):
     # Reached for requests Django itself refuses, e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse(
             {"detail": "Request body too large", "code": "request_too_large"}, status=413
         )
-    if _is_page(request):
+    if wants_page(request):
         return bad_request(request, exception)
     return JsonResponse({"detail": "Bad request", "code": "bad_request"}, status=400)
 
 
 def handler403(request, exception=None):
-    if _is_page(request):
+    if wants_page(request):
         return permission_denied(request, exception)
     return JsonResponse({"detail": "Permission denied", "code": "permission_denied"}, status=403)
 
 
 def handler404(request, exception=None):
-    if _is_page(request):
+    if wants_page(request):
         return page_not_found(request, exception)
     return JsonResponse({"detail": "Not found", "code": "not_found"}, status=404)
 
 
 def handler500(request):
-    if _is_page(request):
+    # A connection lost outside a view (e.g. saving the session after it) is not a server
+    # fault either; inside a view, tracker.middleware.DatabaseUnavailable answers first.
+    if connection_lost(sys.exc_info()[1]):
+        drop_connection()
+        return database_unavailable(request)
+    if wants_page(request):
         return server_error(request)
     return JsonResponse({"detail": "Internal server error", "code": "server_error"}, status=500)

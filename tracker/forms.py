@@ -9,12 +9,24 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 
 from .models import Issue, Label, User
 from .rules import ISSUE_EDITABLE_FIELDS
 
 
-class TextField(forms.CharField):
+class RawTextField(forms.CharField):
+    """Text as the person typed it: which characters are acceptable is the rules' call
+    (rules.py), so the page words a refusal as the API and the CSV import do."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+
+class TextField(RawTextField):
     """Free text whose line endings are normalised: browsers send CRLF from a textarea,
     which would otherwise look like a change to every multi-line description."""
 
@@ -60,7 +72,7 @@ def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
 
 class LabelsMixin(forms.Form):
     labels = NameListField(required=False, label="Labels")
-    new_labels = forms.CharField(
+    new_labels = RawTextField(
         required=False,
         label="New labels",
         help_text="Comma-separated, e.g. “bug, needs triage”.",
@@ -75,7 +87,7 @@ class LabelsMixin(forms.Form):
 
 
 class IssueCreateForm(LabelsMixin):
-    title = forms.CharField(required=False, strip=False, label="Title")
+    title = RawTextField(required=False, strip=False, label="Title")
     description = TextField(label="Description")
     status = forms.CharField(
         required=False,
@@ -99,7 +111,7 @@ class IssueEditForm(forms.Form):
     someone else's never reverts the fields this person did not touch."""
 
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
-    title = forms.CharField(required=False, strip=False, label="Title", show_hidden_initial=True)
+    title = RawTextField(required=False, strip=False, label="Title", show_hidden_initial=True)
     description = TextField(label="Description", show_hidden_initial=True)
     status = forms.CharField(
         required=False,

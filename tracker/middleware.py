@@ -1,15 +1,33 @@
 """Page views let a service's NotFound (e.g. IssueNotFound) propagate; it becomes the site's
 404 page here, once, instead of a try/except in every view. The API turns the same errors
-into JSON in api/exceptions.py before they get this far."""
+into JSON in api/exceptions.py before they get this far.
+
+A lost database connection (the server restarted, the backend was terminated, the network
+dropped) is never a 500: DatabaseUnavailable runs a read once more on a fresh connection,
+and answers anything else with 503 and Retry-After."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 
 from django.core.handlers.exception import response_for_exception
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 
 from .errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+# Safe methods (RFC 9110): running one twice changes nothing. A write is never run again: it
+# may have committed before the connection dropped.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# SQLSTATEs of a connection going away: class 08 (connection exception) and the server
+# shutting down or terminating the backend (57P01-57P03).
+CONNECTION_LOST_PREFIXES = ("08", "57P01", "57P02", "57P03")
 
 
 class NotFoundAsPage404:
@@ -23,3 +41,74 @@ class NotFoundAsPage404:
         if isinstance(exception, NotFound):
             return response_for_exception(request, Http404(exception.message))
         return None
+
+
+def wants_page(request: HttpRequest) -> bool:
+    """Whether an error should be an HTML page rather than the API's JSON."""
+    return request.path.startswith(
+        ("/ui/", "/admin/", "/accounts/")
+    ) or "text/html" in request.headers.get("Accept", "")
+
+
+def connection_lost(exc: BaseException | None) -> bool:
+    """Whether `exc` is the database connection failing (could not connect, terminated,
+    dropped), not a query failing: an OperationalError or InterfaceError (Django's or the
+    driver's) that the server did not answer with an SQLSTATE, or whose SQLSTATE says the
+    connection is going away."""
+    # The backend's DB-API module (psycopg2), which the stubs do not declare.
+    driver = connection.Database  # type: ignore[attr-defined]
+    if not isinstance(
+        exc, OperationalError | InterfaceError | driver.OperationalError | driver.InterfaceError
+    ):
+        return False
+    cause = exc if isinstance(exc, driver.Error) else exc.__cause__
+    pgcode = getattr(cause, "pgcode", None)
+    return not pgcode or str(pgcode).startswith(CONNECTION_LOST_PREFIXES)
+
+
+def drop_connection() -> None:
+    """Forget the broken connection; the next query opens a new one."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: JSON on the API, a short page (that needs no database) else."""
+    if wants_page(request):
+        response: HttpResponse = HttpResponse(render_to_string("503.html"), status=503)
+    else:
+        response = JsonResponse(
+            {
+                "detail": "The database is briefly unavailable; try again shortly",
+                "code": "db_unavailable",
+            },
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailable:
+    """Last in MIDDLEWARE, so its process_exception sees a view's exception first and its
+    get_response is Django's view dispatch (URL, view middleware, view, template)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not connection_lost(exception):
+            return None
+        drop_connection()
+        if request.method in RETRIED_METHODS and not getattr(request, "_database_retried", False):
+            logger.warning(
+                "Database connection lost during %s %s; retrying", request.method, request.path
+            )
+            request._database_retried = True  # type: ignore[attr-defined]
+            return self.get_response(request)
+        logger.warning(
+            "Database connection lost during %s %s; answered 503", request.method, request.path
+        )
+        return database_unavailable(request)

@@ -19,6 +19,7 @@ ISSUE_TITLE_MAX = 255
 LABEL_NAME_MAX = 50
 # Casefolding turns one character into at most three (`ΐ`, `ﬃ`).
 LABEL_KEY_MAX = 3 * LABEL_NAME_MAX
+LABEL_DESCRIPTION_MAX = 255
 
 
 def _not_blank(field: str) -> GreaterThan:
@@ -102,7 +103,7 @@ class Label(models.Model):
     color = models.CharField(
         max_length=7, blank=True, default="", help_text="A hex colour such as #d73a4a."
     )
-    description = models.CharField(max_length=255, blank=True, default="")
+    description = models.CharField(max_length=LABEL_DESCRIPTION_MAX, blank=True, default="")
 
     class Meta:
         db_table = "labels"

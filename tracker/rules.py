@@ -7,13 +7,20 @@ touches the database.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from tracker.models import ISSUE_TITLE_MAX, LABEL_NAME_MAX, USER_NAME_MAX, Issue
+from tracker.models import (
+    ISSUE_TITLE_MAX,
+    LABEL_DESCRIPTION_MAX,
+    LABEL_NAME_MAX,
+    USER_NAME_MAX,
+    Issue,
+)
 
 Status = Issue.Status
 
@@ -38,15 +45,46 @@ CSV_FORMULA_GUARD = "'"
 # Status.values builds a new list on each access; the CSV import checks a million rows.
 STATUS_VALUES = frozenset(Status.values)
 MAX_ID = 2**63 - 1  # bigint: a larger number names no row and must not reach a query
+# Descriptions and comment bodies, in characters (after NFC normalisation).
+TEXT_MAX = 65_536
+
+# Control characters (Unicode Cc) other than tab and newline, and lone surrogates: a JSON
+# string can carry one escaped ("\ud800"), but it is no character, UTF-8 cannot encode it
+# and PostgreSQL cannot store it (nor NUL). Carriage returns are made newlines first.
+NOT_ALLOWED_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def invalid(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
 
 
+def escaped(text: str) -> str:
+    """`text` with each character NOT_ALLOWED_CHARACTER matches written as a \\uXXXX escape,
+    so a message can show it (a lone surrogate would break any encoder)."""
+    return NOT_ALLOWED_CHARACTER.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def not_allowed_character(field: str, label: str, character: str) -> ValidationError:
+    return invalid(
+        field,
+        f"{label} contains a character that is not allowed ({escaped(character)})",
+        "invalid_character",
+    )
+
+
+def _normalised(value: str | None, field: str, label: str) -> str:
+    """Text as stored: one kind of line ending, no control characters other than tab and
+    newline, NFC. Raises ValidationError (code invalid_character) naming `field`."""
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n")
+    bad = NOT_ALLOWED_CHARACTER.search(text)
+    if bad:
+        raise not_allowed_character(field, label, bad.group())
+    return unicodedata.normalize("NFC", text)
+
+
 def clean_title(value: str | None) -> str:
     """Trimmed, on one line (line breaks and tabs inside become spaces)."""
-    title = " ".join((value or "").replace("\t", " ").splitlines()).strip()
+    title = " ".join(_normalised(value, "title", "Title").replace("\t", " ").splitlines()).strip()
     if not title:
         raise invalid("title", "Title is required", "required")
     if len(title) > ISSUE_TITLE_MAX:
@@ -56,13 +94,24 @@ def clean_title(value: str | None) -> str:
 
 def clean_status(value: str | None) -> str:
     if value not in STATUS_VALUES:
-        raise invalid("status", f"Invalid status '{value}'", "invalid_status")
+        raise invalid("status", f"Invalid status '{escaped(str(value))}'", "invalid_status")
     return value
 
 
-def clean_text(value: str | None) -> str:
+def _clean_text(value: str | None, field: str, label: str) -> str:
     """Multi-line text as stored: trimmed, with one kind of line ending whatever the client."""
-    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = _normalised(value, field, label).strip()
+    if len(text) > TEXT_MAX:
+        raise invalid(field, f"{label} is too long (max {TEXT_MAX})", "max_length")
+    return text
+
+
+def clean_description(value: str | None) -> str:
+    return _clean_text(value, "description", "Description")
+
+
+def clean_comment_body(value: str | None) -> str:
+    return _clean_text(value, "body", "Comment")
 
 
 def is_id(value: int) -> bool:
@@ -84,7 +133,7 @@ def invalid_assignee() -> ValidationError:
 
 
 def clean_user_name(value: str | None) -> str:
-    name = (value or "").strip()
+    name = _normalised(value, "name", "Name").strip()
     if not name:
         raise invalid("name", "Name is required", "required")
     if len(name) > USER_NAME_MAX:
@@ -101,11 +150,12 @@ def name_key(name: str) -> str:
 
 
 def clean_label_names(names: Iterable[str]) -> list[str]:
-    """Trim, refuse blank or over-long names, and drop duplicates by `name_key` (the first
-    spelling wins)."""
+    """Trim and NFC-normalise, refuse blank or over-long names and control characters, and
+    drop duplicates by `name_key` (the first spelling wins)."""
     cleaned: dict[str, str] = {}
     for raw in names:
-        name = (raw or "").strip() if isinstance(raw, str) else ""
+        name = raw if isinstance(raw, str) else ""
+        name = _normalised(name, "labels", f"Label '{escaped(name.strip())}'").strip()
         if not name:
             raise invalid("labels", "Label names cannot be blank", "blank_label")
         if len(name) > LABEL_NAME_MAX:
@@ -137,6 +187,15 @@ def clean_label_color(value: str | None) -> str:
     ):
         raise invalid("color", "Color must look like #1a2b3c", "invalid_color")
     return color.lower()
+
+
+def clean_label_description(value: str | None) -> str:
+    description = _normalised(value, "description", "Description").strip()
+    if len(description) > LABEL_DESCRIPTION_MAX:
+        raise invalid(
+            "description", f"Description is too long (max {LABEL_DESCRIPTION_MAX})", "max_length"
+        )
+    return description
 
 
 def resolved_at_for(status: str, now) -> Any:

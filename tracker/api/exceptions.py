@@ -95,6 +95,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             status=status.HTTP_400_BAD_REQUEST,
         )
 
+    # A lost connection (no SQLSTATE, or a connection one) is not handled here but in
+    # tracker.middleware.DatabaseUnavailable, which can run a read again on a new connection.
     if isinstance(exc, OperationalError) and _is_retryable(exc):
         # Deadlock or serialization failure: PostgreSQL rolled the transaction back whole.
         return Response(

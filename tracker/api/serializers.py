@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from tracker.models import Comment, Issue, IssueEvent, User
 from tracker.rules import ISSUE_EDITABLE_FIELDS
@@ -22,6 +24,24 @@ class StatusField(serializers.ChoiceField):
 
     def to_internal_value(self, data):
         return str(data)
+
+
+class TextInput(serializers.CharField):
+    """A string as the client sent it (blank allowed, not trimmed): which characters and
+    lengths are acceptable is the rules' call (rules.py), so the API words a refusal as the
+    pages and the CSV import do."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
+            )
+        ]
 
 
 class StrictInput(serializers.Serializer):
@@ -54,7 +74,7 @@ def validated(serializer_class: type[serializers.Serializer], data) -> dict:
 
 class UserInput(StrictInput):
     ignored_fields = frozenset({"id"})
-    name = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    name = TextInput()
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -122,20 +142,20 @@ class IssueFieldsInput(StrictInput):
     """The fields of rules.ISSUE_EDITABLE_FIELDS, each optional (a test holds the two
     lists together)."""
 
-    title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    title = TextInput(required=False)
+    description = TextInput(required=False)
     status = StatusField(required=False)
     assignee_id = serializers.IntegerField(required=False, allow_null=True)
 
 
 class IssueCreateInput(IssueFieldsInput):
     ignored_fields = ISSUE_READ_ONLY_FIELDS - {"labels"}
-    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    title = TextInput()
+    description = TextInput(required=False, default="")
     status = StatusField(required=False, default=Issue.Status.OPEN)
     assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     labels = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        child=TextInput(),
         required=False,
         default=list,
         help_text="Label names; missing labels are created.",
@@ -153,7 +173,7 @@ class IssueUpdateInput(VersionInput, IssueFieldsInput):
 
 
 class LabelNamesField(serializers.ListField):
-    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    child = TextInput()
 
 
 # --- Labels, comments, bulk changes.
@@ -173,7 +193,7 @@ class IssueLabelsOutput(serializers.Serializer):
 
 
 class CommentInput(StrictInput):
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    body = TextInput()
     author_id = serializers.IntegerField(
         required=False,
         allow_null=True,

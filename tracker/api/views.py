@@ -3,13 +3,13 @@ Errors are raised, never built here (see exceptions.py)."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import ClassVar, cast
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -44,9 +44,20 @@ def json_page(view: GenericAPIView, queryset: QuerySet) -> HttpResponse:
     return paginator.json_response(selectors_json.json_array(rows))
 
 
-class UserListCreateView(GenericAPIView):
+class TrackerView(GenericAPIView):
+    """`input_serializers`: the serializer each write method checks its body with (shape
+    only); OPTIONS describes them (metadata.py)."""
+
+    input_serializers: ClassVar[dict[str, type[serializers.Serializer]]] = {}
+
+    def validated_body(self) -> dict:
+        return s.validated(self.input_serializers[self.request.method or ""], self.request.data)
+
+
+class UserListCreateView(TrackerView):
     pagination_class = IdPagination
     serializer_class = s.UserOutput
+    input_serializers = {"POST": s.UserInput}
 
     def get_queryset(self):
         return selectors.user_list()
@@ -65,14 +76,15 @@ class UserListCreateView(GenericAPIView):
         examples=[OpenApiExample("Alice", value={"name": "Alice"}, request_only=True)],
     )
     def post(self, request):
-        data = s.validated(s.UserInput, request.data)
+        data = self.validated_body()
         user = services.user_create(name=data["name"])
         return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
-class IssueListCreateView(GenericAPIView):
+class IssueListCreateView(TrackerView):
     pagination_class = KeysetLinkPagination
     serializer_class = s.IssueOutput
+    input_serializers = {"POST": s.IssueCreateInput}
     filter_backends = [DjangoFilterBackend]
     filterset_class = IssueFilter
 
@@ -104,13 +116,14 @@ class IssueListCreateView(GenericAPIView):
         ],
     )
     def post(self, request):
-        data = s.validated(s.IssueCreateInput, request.data)
+        data = self.validated_body()
         issue = services.issue_create(**data, actor=actor_of(request), source=SOURCE)
         return Response(s.IssueOutput(issue).data, status=status.HTTP_201_CREATED)
 
 
-class IssueDetailView(GenericAPIView):
+class IssueDetailView(TrackerView):
     serializer_class = s.IssueDetailOutput
+    input_serializers = {"PATCH": s.IssueUpdateInput}
 
     @extend_schema(summary="Get an issue", responses={200: s.IssueDetailOutput, **errors(404)})
     def get(self, request, issue_id: int):
@@ -132,15 +145,16 @@ class IssueDetailView(GenericAPIView):
         ],
     )
     def patch(self, request, issue_id: int):
-        data = s.validated(s.IssueUpdateInput, request.data)
+        data = self.validated_body()
         issue = services.issue_update(
             issue_id=issue_id, actor=actor_of(request), source=SOURCE, **data
         )
         return Response(s.IssueOutput(issue).data)
 
 
-class IssueLabelsView(GenericAPIView):
+class IssueLabelsView(TrackerView):
     serializer_class = s.IssueLabelsOutput
+    input_serializers = {"PUT": s.IssueLabelsInput}
 
     @extend_schema(
         summary="Replace an issue's labels",
@@ -153,7 +167,7 @@ class IssueLabelsView(GenericAPIView):
         ],
     )
     def put(self, request, issue_id: int):
-        data = s.validated(s.IssueLabelsInput, request.data)
+        data = self.validated_body()
         issue, labels = services.issue_labels_replace(
             issue_id=issue_id,
             labels=data["labels"],
@@ -170,8 +184,9 @@ class IssueLabelsView(GenericAPIView):
         )
 
 
-class IssueCommentsView(GenericAPIView):
+class IssueCommentsView(TrackerView):
     serializer_class = s.CommentOutput
+    input_serializers = {"POST": s.CommentInput}
     pagination_class = IdPagination
     queryset = Comment.objects.none()  # lets the schema generator name the model
 
@@ -196,7 +211,7 @@ class IssueCommentsView(GenericAPIView):
         ],
     )
     def post(self, request, issue_id: int):
-        data = s.validated(s.CommentInput, request.data)
+        data = self.validated_body()
         comment = services.comment_add(
             issue_id=issue_id,
             author_id=data.get("author_id"),
@@ -207,7 +222,7 @@ class IssueCommentsView(GenericAPIView):
         return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
 
-class IssueTimelineView(GenericAPIView):
+class IssueTimelineView(TrackerView):
     serializer_class = s.TimelineOutput
 
     @extend_schema(summary="An issue's timeline", responses={200: s.TimelineOutput, **errors(404)})
@@ -218,8 +233,9 @@ class IssueTimelineView(GenericAPIView):
         )
 
 
-class IssuesBulkStatusView(GenericAPIView):
+class IssuesBulkStatusView(TrackerView):
     serializer_class = s.BulkStatusOutput
+    input_serializers = {"POST": s.BulkStatusInput}
 
     @extend_schema(
         summary="Change the status of many issues at once",
@@ -233,7 +249,7 @@ class IssuesBulkStatusView(GenericAPIView):
         ],
     )
     def post(self, request):
-        data = s.validated(s.BulkStatusInput, request.data)
+        data = self.validated_body()
         ids = services.issues_bulk_set_status(
             issue_ids=data["issue_ids"],
             status=data["status"],
@@ -243,9 +259,10 @@ class IssuesBulkStatusView(GenericAPIView):
         return Response({"updated_issues": ids, "new_status": data["status"]})
 
 
-class IssuesImportView(GenericAPIView):
+class IssuesImportView(TrackerView):
     serializer_class = s.ImportResultOutput
     parser_classes = [MultiPartParser]
+    input_serializers = {"POST": s.ImportInput}
 
     @extend_schema(
         summary="Import issues from a CSV file",

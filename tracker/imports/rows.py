@@ -26,9 +26,9 @@ from tracker.models import Issue
 from tracker.rules import (
     CSV_COLUMNS,
     CSV_LABEL_SEPARATOR,
+    clean_description,
     clean_label_names,
     clean_status,
-    clean_text,
     clean_title,
     csv_cell_in,
     csv_cell_out,
@@ -117,7 +117,7 @@ class Columns:
             return csv_cell_in(cells[index].strip())
 
         errors: list[RowError] = []
-        title = status = ""
+        title = status = description = ""
         assignee_id: int | None = None
         labels: list[str] = []
         try:
@@ -133,6 +133,10 @@ class Columns:
             status = clean_status(cell("status") or Issue.Status.OPEN)
         except ValidationError as exc:
             errors += row_errors(exc, number)
+        try:
+            description = clean_description(cell("description"))
+        except ValidationError as exc:
+            errors += row_errors(exc, number)
         raw_labels = cell("labels")
         if raw_labels:
             # Empty names between separators ("bug;;ui", a trailing ";") are spreadsheet noise.
@@ -141,7 +145,6 @@ class Columns:
                 labels = clean_label_names(names)
             except ValidationError as exc:
                 errors += row_errors(exc, number)
-        description = clean_text(cell("description"))
         return CheckedRow(number, cells, title, description, status, assignee_id, labels, errors)
 
 

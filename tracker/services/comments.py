@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from tracker.errors import IssueNotFound
 from tracker.models import Comment, Issue, IssueEvent, User
-from tracker.rules import clean_text, invalid, is_id
+from tracker.rules import clean_comment_body, invalid, is_id
 
 from . import events
 
@@ -28,7 +28,7 @@ def comment_add(
     comment is always the actor its timeline entry names. Anonymous comments (open mode
     only) name their author, who is then the event's actor.
     """
-    body = clean_text(body)
+    body = clean_comment_body(body)
     if not body:
         raise invalid("body", "Empty comment", "empty_comment")
     if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):

@@ -13,9 +13,9 @@ from tracker.errors import IssueNotFound, RuleViolation, VersionConflict
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
 from tracker.rules import (
     ISSUE_EDITABLE_FIELDS,
+    clean_description,
     clean_label_names,
     clean_status,
-    clean_text,
     clean_title,
     invalid,
     invalid_assignee,
@@ -86,6 +86,7 @@ def issue_create(
     source: str = Source.API,
 ) -> Issue:
     title = clean_title(title)
+    description = clean_description(description)
     status = clean_status(status or Status.OPEN)
     label_names = clean_label_names(labels)
     assignee = assignee_or_none(assignee_id)
@@ -94,7 +95,7 @@ def issue_create(
     with transaction.atomic():
         issue = Issue.objects.create(
             title=title,
-            description=clean_text(description),
+            description=description,
             status=status,
             assignee=assignee,
             created_at=now,
@@ -143,7 +144,7 @@ def issue_update(
     if "title" in changes:
         changes["title"] = clean_title(changes["title"])
     if "description" in changes:
-        changes["description"] = clean_text(changes["description"])
+        changes["description"] = clean_description(changes["description"])
     if "status" in changes:
         changes["status"] = clean_status(changes["status"])
     new_assignee = assignee_or_none(changes.get("assignee_id"))

@@ -7,7 +7,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
-from tracker.rules import clean_label_color, clean_label_names, name_key
+from tracker.rules import (
+    clean_label_color,
+    clean_label_description,
+    clean_label_names,
+    name_key,
+)
 
 from . import events
 
@@ -34,7 +39,7 @@ def label_check(
     label.name = clean_name
     label.key = name_key(clean_name)
     label.color = clean_label_color(color)
-    label.description = (description or "").strip()
+    label.description = clean_label_description(description)
     label.validate_constraints()
     return label
 

@@ -183,9 +183,17 @@ def test_row_numbers_skip_blank_lines_and_the_header():
     assert result.created == 2
 
 
-def test_long_description_is_not_a_reason_to_refuse_the_file():
-    result = run(b'title,description\nok,"' + b"x" * 200_000 + b'"\n')
-    assert (result.created, result.failed) == (1, 0)
+def test_long_description_is_a_row_error_not_a_reason_to_refuse_the_file():
+    # 200,000 characters: past the csv module's default field limit and DESIGN's 65,536.
+    result = run(
+        b'title,description\nat limit,"' + b"x" * 65_536 + b'"\n'
+        b'over limit,"' + b"x" * 200_000 + b'"\n'
+    )
+    assert (result.created, result.failed) == (1, 1)
+    assert errors(result) == [
+        {"row": 2, "error": "Description is too long (max 65536)", "field": "description"}
+    ]
+    assert list(Issue.objects.values_list("title", flat=True)) == ["at limit"]
 
 
 def test_header_only_file_imports_nothing():

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from tracker import reports, services
+from tracker.forms import RawTextField
 from tracker.models import Issue
 
 from .access import can_write, login_redirect
@@ -20,7 +21,7 @@ class PersonForm(forms.Form):
     """Shape only: whether the name is acceptable is services.user_create's rule, so the page
     and the API refuse the same names with the same message."""
 
-    name = forms.CharField(required=False, strip=False)
+    name = RawTextField(required=False, strip=False)
 
 
 def _workload(row: dict, busiest: int) -> list[dict]:
