@@ -4,6 +4,7 @@ message is put on the form with `add_service_errors`, so the page and the API ag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,8 +14,31 @@ from django.core.exceptions import ValidationError
 from .models import Issue, Label, User
 from .rules import ISSUE_EDITABLE_FIELDS
 
+# Unicode's control characters (C0, DEL, C1) but tab and line feed. PostgreSQL cannot store
+# NUL at all, and the rest are never meant as text: a form refuses them as malformed input
+# before any service sees the value.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-class TextField(forms.CharField):
+
+class RefusesControlCharacters(forms.Field):
+    """A field whose text (or each text of a list) must hold no control character."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and CONTROL_CHARACTER.search(text) for text in texts):
+            raise ValidationError(
+                "%(field)s contains a control character.",
+                code="control_character",
+                params={"field": self.label or "This field"},
+            )
+
+
+class LineField(RefusesControlCharacters, forms.CharField):
+    """One line of text: a title, a name, a choice sent as text."""
+
+
+class TextField(RefusesControlCharacters, forms.CharField):
     """Free text whose line endings are normalised: browsers send CRLF from a textarea,
     which would otherwise look like a change to every multi-line description."""
 
@@ -24,10 +48,10 @@ class TextField(forms.CharField):
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> str:
-        return super().to_python(value).replace("\r\n", "\n")
+        return super().to_python(value).replace("\r\n", "\n").replace("\r", "\n")
 
 
-class NameListField(forms.Field):
+class NameListField(RefusesControlCharacters):
     """Label names, one per checked box (or hidden input). Any name is accepted here:
     which names are valid is the service's rule."""
 
@@ -60,7 +84,7 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 class LabelsMixin(forms.Form):
     labels = NameListField(required=False, label="Labels")
-    new_labels = forms.CharField(
+    new_labels = LineField(
         required=False,
         label="New labels",
         help_text="Comma-separated, e.g. “bug, needs triage”.",
@@ -75,9 +99,9 @@ class LabelsMixin(forms.Form):
 
 
 class IssueCreateForm(LabelsMixin):
-    title = forms.CharField(required=False, strip=False, label="Title")
+    title = LineField(required=False, strip=False, label="Title")
     description = TextField(label="Description")
-    status = forms.CharField(
+    status = LineField(
         required=False,
         label="Status",
         initial=Issue.Status.OPEN,
@@ -99,9 +123,9 @@ class IssueEditForm(forms.Form):
     someone else's never reverts the fields this person did not touch."""
 
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
-    title = forms.CharField(required=False, strip=False, label="Title", show_hidden_initial=True)
+    title = LineField(required=False, strip=False, label="Title", show_hidden_initial=True)
     description = TextField(label="Description", show_hidden_initial=True)
-    status = forms.CharField(
+    status = LineField(
         required=False,
         label="Status",
         widget=forms.Select(choices=Issue.Status.choices),
@@ -163,7 +187,7 @@ class IdListField(forms.Field):
 
 class BulkStatusForm(forms.Form):
     issue_ids = IdListField(error_messages={"required": "Select at least one issue."})
-    status = forms.CharField(
+    status = LineField(
         required=False, label="Set status to", widget=forms.Select(choices=Issue.Status.choices)
     )
-    next = forms.CharField(required=False)
+    next = LineField(required=False)

@@ -8,6 +8,7 @@ touches the database.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -70,6 +71,24 @@ def parse_id(text: str) -> int | None:
     if text.isascii() and text.isdigit() and is_id(int(text)):
         return int(text)
     return None
+
+
+# PostgreSQL reads a UTC offset of at most 15:59:59 either way, and no fraction of a second;
+# Python's datetime takes any offset under 24 hours. Every real zone is within -12:00..+14:00.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+
+
+def utc_offset_error(moment: datetime) -> ValidationError | None:
+    """Why PostgreSQL could not read this date-time's UTC offset, or None when it can: an
+    offset beyond +-15:59 or not in whole minutes (a query with one would fail, not match)."""
+    offset = moment.utcoffset()
+    if offset is None or (
+        abs(offset) <= MAX_UTC_OFFSET and offset % timedelta(minutes=1) == timedelta(0)
+    ):
+        return None
+    return ValidationError(
+        "The UTC offset must be whole minutes from -15:59 to +15:59", code="invalid_utc_offset"
+    )
 
 
 def invalid_assignee() -> ValidationError:

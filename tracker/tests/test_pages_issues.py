@@ -150,6 +150,96 @@ def test_list_reports_bad_parameters_on_the_page(client, query, message):
     assert message in text(response)
 
 
+def test_an_offset_postgresql_cannot_read_is_a_400_on_the_list_page_as_in_the_api(client, api):
+    services.issue_create(title="Kept")
+    query = "created_after=2026-01-01T00:00:00%2B20:01"
+    page = client.get(f"{LIST}?{query}")
+    assert page.status_code == 400
+    message = "The UTC offset must be whole minutes from -15:59 to +15:59"
+    assert f"created_after: {message}" in text(page)
+    answer = api.get(f"/issues?{query}")
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"created_after": [message]}
+    assert answer.json()["code"] == "invalid_utc_offset"
+    assert Issue.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("created_before=2026-01-01T00:00:00-16:00", 400),
+        ("created_after=2026-01-01T00:00:00%2B23:59", 400),
+        ("created_after=2026-01-01T00:00:00%2B05:30:30", 400),  # seconds in the offset
+        ("created_after=2026-01-01T00:00:00%2B15:59:59.5", 400),
+        ("created_after=2026-01-01T00:00:00%2B15:59", 200),
+        ("created_before=2026-01-01T00:00:00-15:59", 200),
+        ("created_after=0001-01-01T00:00:00%2B14:00", 200),
+        ("created_after=9999-12-31T23:59:59-12:00", 200),
+        ("created_after=2026-01-01T00:00:00Z", 200),
+    ],
+)
+def test_list_offsets_beyond_postgresql_are_refused_and_others_work(client, api, query, status):
+    assert client.get(f"{LIST}?{query}").status_code == status
+    assert api.get(f"/issues?{query}").status_code == status
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("labels", ["bug", "a\x00b"], "Labels contains a control character."),
+        ("labels", ["\x1b[31mred"], "Labels contains a control character."),
+        ("new_labels", "ok, b\x00d", "New labels contains a control character."),
+        ("title", "Nul\x00title", "Title contains a control character."),
+        ("description", "bell\x07", "Description contains a control character."),
+        ("description", "c1 \x85 next line", "Description contains a control character."),
+        ("status", "open\x00", "Status contains a control character."),
+    ],
+)
+def test_new_issue_refuses_control_characters_as_a_form_error(client, field, value, message):
+    services.label_save(name="bug")
+    response = client.post(NEW, {"title": "Fine", field: value})
+    assert response.status_code == 400
+    assert response.context["form"].errors[field] == [message]
+    assert message in text(response)
+    assert not Issue.objects.exists()
+    assert list(Label.objects.values_list("name", flat=True)) == ["bug"]
+
+
+def test_tabs_and_line_breaks_are_not_control_characters_to_the_forms(client):
+    response = client.post(
+        NEW, {"title": "Tab\there", "description": "One\ttwo\r\nthree\rfour", "labels": []}
+    )
+    assert response.status_code == 302
+    issue = Issue.objects.get()
+    assert (issue.title, issue.description) == ("Tab here", "One\ttwo\nthree\nfour")
+
+
+def test_labels_form_refuses_a_nul_as_a_form_error_and_keeps_the_labels(client):
+    services.label_save(name="bug")
+    issue = services.issue_create(title="Labelled", labels=["docs"])
+    response = client.post(labels_url(issue.pk), {"version": 1, "labels": ["bug\x00"]})
+    assert response.status_code == 400
+    assert "Labels contains a control character." in text(response)
+    issue.refresh_from_db()
+    assert issue.version == 1
+    assert list(issue.labels.values_list("name", flat=True)) == ["docs"]
+    assert sorted(Label.objects.values_list("name", flat=True)) == ["bug", "docs"]
+
+
+def test_comment_and_edit_forms_refuse_control_characters(client):
+    author = UserFactory(name="Author")
+    issue = services.issue_create(title="Talk", description="Before")
+    response = client.post(comments_url(issue.pk), {"body": "hi\x00", "author_id": author.pk})
+    assert response.status_code == 400
+    assert "Comment contains a control character." in text(response)
+    assert not Comment.objects.exists()
+    response = client.post(edit(issue.pk), edit_post(issue, description="Af\x0bter"))
+    assert response.status_code == 400
+    assert "Description contains a control character." in text(response)
+    issue.refresh_from_db()
+    assert (issue.version, issue.description) == (1, "Before")
+
+
 # --- Bulk status
 
 

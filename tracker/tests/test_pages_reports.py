@@ -132,11 +132,19 @@ def test_add_person_redirects_with_a_message(client):
 def test_add_person_shows_the_service_message(client, name, message):
     response = client.post("/ui/people/", {"name": name})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors == {"name": [message]}
     html = response.content.decode()
     assert message in html
     assert 'aria-invalid="true"' in html
+    assert not User.objects.exists()
+
+
+def test_add_person_refuses_a_control_character_as_a_form_error(client):
+    response = client.post("/ui/people/", {"name": "Nul\x00Name"})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"name": ["Name contains a control character."]}
     assert not User.objects.exists()
 
 

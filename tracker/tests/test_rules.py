@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
 from tracker.admin import IssueAdminForm
 from tracker.api import serializers
 from tracker.forms import IssueCreateForm, IssueEditForm
-from tracker.rules import CSV_COLUMNS, ISSUE_EDITABLE_FIELDS, csv_columns_help
+from tracker.rules import CSV_COLUMNS, ISSUE_EDITABLE_FIELDS, csv_columns_help, utc_offset_error
 
 
 def test_the_api_inputs_take_the_editable_fields():
@@ -27,3 +31,23 @@ def test_the_forms_and_the_admin_take_the_editable_fields():
 def test_the_csv_columns_document_themselves():
     assert tuple(CSV_COLUMNS) == ("title", "assignee_id", "status", "description", "labels")
     assert csv_columns_help().startswith("title (required), assignee_id (a user id), ")
+
+
+@pytest.mark.parametrize(
+    ("offset", "refused"),
+    [
+        (timedelta(0), False),
+        (timedelta(hours=14), False),
+        (timedelta(hours=-15, minutes=-59), False),
+        (timedelta(hours=16), True),
+        (timedelta(hours=-20, minutes=-1), True),
+        (timedelta(hours=5, minutes=30, seconds=30), True),
+    ],
+)
+def test_utc_offsets_postgresql_cannot_read_are_refused(offset, refused):
+    moment = datetime(2026, 1, 1, tzinfo=timezone(offset))
+    error = utc_offset_error(moment)
+    assert (error is not None) == refused
+    if refused:
+        assert error.code == "invalid_utc_offset"
+    assert utc_offset_error(datetime(2026, 1, 1)) is None

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tracker import selectors, services
 from tracker.actors import actor_of
-from tracker.errors import RuleViolation, error_message
+from tracker.errors import RuleViolation, error_message, field_messages
 from tracker.filters import clean_ordering
 from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors
 from tracker.models import Issue, IssueEvent
@@ -53,7 +53,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         )
         counts = selectors.issue_status_counts(filters=params)
     except ValidationError as exc:
-        errors = exc.messages
+        errors = field_messages(exc)
     statuses = params.getlist("status")
     context = {
         "nav": "issues",

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from tracker import reports, services
+from tracker.forms import LineField
 from tracker.models import Issue
 
 from .access import can_write, login_redirect
@@ -20,7 +21,7 @@ class PersonForm(forms.Form):
     """Shape only: whether the name is acceptable is services.user_create's rule, so the page
     and the API refuse the same names with the same message."""
 
-    name = forms.CharField(required=False, strip=False)
+    name = LineField(required=False, strip=False, label="Name")
 
 
 def _workload(row: dict, busiest: int) -> list[dict]:
@@ -63,4 +64,4 @@ def people(request: HttpRequest) -> HttpResponse:
         "people": rows,
         "statuses": Issue.Status.choices,
     }
-    return render(request, "tracker/people.html", context)
+    return render(request, "tracker/people.html", context, status=400 if form.errors else 200)
