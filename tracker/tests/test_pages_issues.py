@@ -115,6 +115,34 @@ def test_list_filters(client, query, shown, hidden):
         assert title not in page
 
 
+def test_list_status_control_shows_every_status_asked_for(client):
+    services.issue_create(title="Alpha", status="open")
+    services.issue_create(title="Beta", status="in_progress")
+    services.issue_create(title="Gamma", status="closed")
+    response = client.get(f"{LIST}?status=open&status=in_progress")
+    assert response.status_code == 200
+    html = response.content.decode()
+    checked = re.findall(r'name="status" value="(\w+)" checked', html)
+    assert checked == ["open", "in_progress"]
+    assert 'name="status" value="closed">' in html
+    page = text(response)
+    assert "Alpha" in page and "Beta" in page and "Gamma" not in page
+    # No tab claims to be the whole selection, and "All" is not it either.
+    assert 'aria-current="page">All' not in html
+    assert not re.search(r'status=\w+"[^>]*aria-current="page"', html)
+
+
+def test_list_status_control_with_no_status_means_any(client):
+    html = client.get(LIST).content.decode()
+    assert re.findall(r'name="status" value="(\w+)"( checked)?', html) == [
+        ("open", ""),
+        ("in_progress", ""),
+        ("closed", ""),
+    ]
+    single = client.get(f"{LIST}?status=closed").content.decode()
+    assert re.findall(r'name="status" value="(\w+)" checked', single) == ["closed"]
+
+
 def test_list_counts_follow_the_other_filters_but_not_the_status(client):
     services.issue_create(title="Alpha one", status="closed")
     services.issue_create(title="Alpha two")

@@ -73,7 +73,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "q": params.get("q", ""),
             "assignee_id": params.get("assignee_id", ""),
             "label": params.get("label", ""),
-            "status": statuses[0] if len(statuses) == 1 else "",
+            "status": statuses,
         },
         "filtered": any(params.get(key) for key in ("q", "assignee_id", "label", "status")),
         "statuses": Issue.Status.choices,

@@ -166,6 +166,34 @@ def test_bulk_close_from_the_list_and_a_refused_change(page):
     assert Issue.objects.filter(status="closed").count() == 2
 
 
+def test_filter_by_two_statuses_and_apply_keeps_both(page):
+    services.issue_create(title="Alpha open")
+    services.issue_create(title="Beta in progress", status="in_progress")
+    services.issue_create(title="Gamma closed", status="closed")
+    page.goto("/ui/issues/?status=open&status=in_progress")
+    statuses = page.get_by_role("group", name="Status")
+    expect(statuses.get_by_label("Open")).to_be_checked()
+    expect(statuses.get_by_label("In progress")).to_be_checked()
+    expect(statuses.get_by_label("Closed")).not_to_be_checked()
+    screenshot(page, "issue-list-two-statuses")
+
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(page).to_have_url(re.compile(r"status=open&status=in_progress"))
+    expect(statuses.get_by_label("Open")).to_be_checked()
+    expect(statuses.get_by_label("In progress")).to_be_checked()
+    rows = page.locator("table.issues tbody")
+    expect(rows).to_contain_text("Alpha open")
+    expect(rows).to_contain_text("Beta in progress")
+    expect(rows).not_to_contain_text("Gamma closed")
+
+    statuses.get_by_label("Open").uncheck()
+    statuses.get_by_label("Closed").check()
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(page).to_have_url(re.compile(r"status=in_progress&status=closed"))
+    expect(rows).not_to_contain_text("Alpha open")
+    expect(rows).to_contain_text("Gamma closed")
+
+
 def test_select_every_issue_on_the_page(page):
     for n in range(3):
         services.issue_create(title=f"Issue {n}")
