@@ -69,7 +69,13 @@ def split_names(text: str) -> list[str]:
 
 
 def user_choices(users: Iterable[User], empty: str) -> list[tuple[Any, str]]:
-    return [("", empty), *((user.pk, user.name) for user in users)]
+    """Options for a user picker (selectors.users_to_pick); a deactivated user, there only
+    because the form already holds them, is marked as such."""
+    return [("", empty), *((user.pk, picked_name(user)) for user in users)]
+
+
+def picked_name(user: User) -> str:
+    return user.name if user.is_active else f"{user.name} (deactivated)"
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:

@@ -7,6 +7,7 @@ touches the database.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,6 +105,18 @@ def clean_user_name(value: str | None) -> str:
     if len(name) > USER_NAME_MAX:
         raise invalid("name", f"Name is too long (max {USER_NAME_MAX})", "max_length")
     return name
+
+
+def person_name_key(name: str) -> str:
+    """What two people's names are compared by: trimmed, NFC, lower case. lower() and not
+    casefold(), because the database must compare the same way (selectors.user_named) and
+    PostgreSQL before 18 has only lower()."""
+    return unicodedata.normalize("NFC", name.strip()).lower()
+
+
+def same_name_error(name: str) -> ValidationError:
+    """Someone is already called `name`: the pages ask before adding a second person with it."""
+    return invalid("name", f"Someone named '{name}' already exists", "same_name")
 
 
 def clean_label_names(names: Iterable[str]) -> list[str]:

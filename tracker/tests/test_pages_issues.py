@@ -597,6 +597,89 @@ def test_without_auth_required_anyone_may_write(client, settings):
     assert client.post(NEW, {"title": "Open model"}).status_code == 302
 
 
+# --- People pickers
+
+
+def options(response, name: str) -> list[tuple[str, str, bool]]:
+    """The options of the <select name=...> as (value, text, selected)."""
+    html = response.content.decode()
+    select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    select = select or re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    return [
+        (value, unescape(label), bool(selected))
+        for value, selected, label in re.findall(
+            r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select[1]
+        )
+    ]
+
+
+def _people():
+    """Users created out of name order, one of them deactivated."""
+    return (
+        UserFactory(name="zoë"),
+        UserFactory(name="Bob"),
+        UserFactory(name="Gone", is_active=False),
+        UserFactory(name="alice"),
+    )
+
+
+def test_new_issue_and_comment_pickers_offer_active_people_by_name(client):
+    zoe, bob, _gone, alice = _people()
+    issue = services.issue_create(title="Talk")
+    people = [(str(u.pk), u.name, False) for u in (alice, bob, zoe)]
+    assert options(client.get(NEW), "assignee_id") == [("", "Nobody", True), *people]
+    assert options(client.get(detail(issue.pk)), "author_id") == [
+        ("", "Choose a person…", True),
+        *people,
+    ]
+
+
+def test_list_filter_offers_active_people_and_keeps_the_one_in_use(client):
+    zoe, bob, gone, alice = _people()
+    services.issue_create(title="Theirs", assignee_id=gone.pk)
+    people = [(str(u.pk), u.name, False) for u in (alice, bob, zoe)]
+    fixed = [("", "Anyone", False), ("none", "Unassigned", False)]
+    assert options(client.get(LIST), "assignee_id") == [*fixed, *people]
+    response = client.get(f"{LIST}?assignee_id={gone.pk}")
+    assert response.status_code == 200
+    assert (str(gone.pk), "Gone (deactivated)", True) in options(response, "assignee_id")
+    assert "Theirs" in text(response)
+
+
+def test_edit_keeps_a_deactivated_assignee_on_offer_and_saving_keeps_it(client):
+    zoe, bob, gone, alice = _people()
+    issue = services.issue_create(title="Old work", assignee_id=gone.pk)
+    response = client.get(edit(issue.pk))
+    assert response.status_code == 200
+    assert options(response, "assignee_id") == [
+        ("", "Nobody", False),
+        (str(alice.pk), "alice", False),
+        (str(bob.pk), "Bob", False),
+        (str(gone.pk), "Gone (deactivated)", True),
+        (str(zoe.pk), "zoë", False),
+    ]
+    # What the browser sends: the selected option, which is the assignee.
+    response = client.post(edit(issue.pk), edit_post(issue, title="Old work, renamed"))
+    assert response.status_code == 302
+    assert messages_of(response) == [f"Issue #{issue.pk} updated."]
+    issue.refresh_from_db()
+    assert (issue.title, issue.assignee_id, issue.version) == ("Old work, renamed", gone.pk, 2)
+    assert not issue.events.filter(event="assignee_changed").exists()
+
+
+def test_edit_conflict_names_a_deactivated_assignee_of_theirs(client):
+    bob = UserFactory(name="Bob")
+    gone = UserFactory(name="Gone", is_active=False)
+    issue = services.issue_create(title="Contested")
+    stale = edit_post(issue, assignee_id=bob.pk)
+    services.issue_update(issue_id=issue.pk, version=1, assignee_id=gone.pk)
+    response = client.post(edit(issue.pk), stale)
+    assert response.status_code == 409
+    assert "Assignee Bob Gone" in text(response)
+    issue.refresh_from_db()
+    assert (issue.assignee_id, issue.version) == (gone.pk, 2)
+
+
 # --- Safety
 
 

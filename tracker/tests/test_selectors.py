@@ -46,3 +46,27 @@ def test_events_since_a_version_are_the_changes_made_after_it():
 def test_events_since_a_version_of_a_missing_issue():
     with pytest.raises(IssueNotFound):
         selectors.issue_events_since(issue_id=999_999, version=1)
+
+
+def test_users_to_pick_are_the_active_people_by_name_without_regard_to_case():
+    zed, amy = UserFactory(name="zed"), UserFactory(name="Amy")
+    gone = UserFactory(name="Bob", is_active=False)
+    ann, amy_two = UserFactory(name="ann"), UserFactory(name="amy")
+    assert list(selectors.users_to_pick()) == [amy, amy_two, ann, zed]
+    # The value a picker already holds stays on offer, in its place by name.
+    assert list(selectors.users_to_pick(keep_id=gone.pk)) == [amy, amy_two, ann, gone, zed]
+    assert list(selectors.users_to_pick(keep_id=zed.pk)) == [amy, amy_two, ann, zed]
+    assert list(selectors.users_to_pick(keep_id=None)) == [amy, amy_two, ann, zed]
+
+
+@pytest.mark.parametrize("asked", ["Amélie", "  AMÉLIE ", "Ame\u0301lie", "AME\u0301LIE"])
+def test_user_named_compares_trimmed_nfc_lower_case_in_the_database(asked):
+    first = UserFactory(name="Ame\u0301lie")  # stored decomposed, found composed too
+    UserFactory(name="amélie")
+    UserFactory(name="Amelie")
+    assert selectors.user_named(name=asked) == first
+
+
+def test_user_named_finds_no_one_for_a_new_name():
+    UserFactory(name="Amélie")
+    assert selectors.user_named(name="Amelia") is None

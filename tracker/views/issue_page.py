@@ -47,7 +47,7 @@ def _comment_form(request: HttpRequest, data: Any = None) -> CommentForm:
         return CommentForm(data, users=None)
     actor = actor_of(request)
     return CommentForm(
-        data, users=selectors.user_list(), initial={"author_id": actor.pk if actor else None}
+        data, users=selectors.users_to_pick(), initial={"author_id": actor.pk if actor else None}
     )
 
 
@@ -90,7 +90,9 @@ def issue_detail(request: HttpRequest, issue_id: int) -> HttpResponse:
 @writes_need_login
 def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
     issue = selectors.issue_detail(issue_id=issue_id)
-    users = list(selectors.user_list())
+    # A deactivated assignee stays on offer: without it the picker would show "Nobody" and
+    # saving any other change would unassign the issue unasked.
+    users = list(selectors.users_to_pick(keep_id=issue.assignee_id))
     if request.method != "POST":
         form = IssueEditForm(initial=IssueEditForm.initial_for(issue), users=users)
     else:
@@ -135,6 +137,8 @@ def _edit_conflict(
     changes against the current version (so the fields they did not touch stay as they are)."""
     current = selectors.issue_detail(issue_id=issue_id)
     names = {user.pk: user.name for user in users}
+    if current.assignee is not None:  # theirs may be someone the picker does not offer
+        names[current.assignee.pk] = current.assignee.name
 
     def shown(field: str, value: Any) -> str:
         if field == "status":

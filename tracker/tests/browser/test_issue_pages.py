@@ -194,6 +194,26 @@ def test_filter_by_two_statuses_and_apply_keeps_both(page):
     expect(rows).to_contain_text("Gamma closed")
 
 
+def test_editing_an_issue_of_a_deactivated_person_keeps_them_assigned(page):
+    UserFactory(name="zoë")
+    UserFactory(name="Bob")
+    gone = UserFactory(name="Gone", is_active=False)
+    issue = services.issue_create(title="Old work", assignee_id=gone.pk)
+    page.goto(f"/ui/issues/{issue.pk}/edit/")
+    picker = page.get_by_label("Assignee")
+    expect(picker.locator("option:checked")).to_have_text("Gone (deactivated)")
+    expect(picker.locator("option")).to_have_text(["Nobody", "Bob", "Gone (deactivated)", "zoë"])
+    page.get_by_label("Title").fill("Old work, renamed")
+    page.get_by_role("button", name="Save changes").click()
+    expect(success(page)).to_have_text(f"Issue #{issue.pk} updated.")
+    expect(page.locator(".issue-side")).to_contain_text("Gone")
+    issue.refresh_from_db()
+    assert (issue.title, issue.assignee_id) == ("Old work, renamed", gone.pk)
+
+    page.goto("/ui/issues/new/")
+    expect(page.get_by_label("Assignee").locator("option")).to_have_text(["Nobody", "Bob", "zoë"])
+
+
 def test_select_every_issue_on_the_page(page):
     for n in range(3):
         services.issue_create(title=f"Issue {n}")
