@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import include, path
-from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
@@ -10,7 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from tracker.views import accounts
+from tracker.views import accounts, errors
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="ui:issue-list", permanent=False)),
@@ -40,23 +39,23 @@ def handler400(request, exception=None):
             {"detail": "Request body too large", "code": "request_too_large"}, status=413
         )
     if _is_page(request):
-        return bad_request(request, exception)
+        return errors.bad_request(request, exception)
     return JsonResponse({"detail": "Bad request", "code": "bad_request"}, status=400)
 
 
 def handler403(request, exception=None):
     if _is_page(request):
-        return permission_denied(request, exception)
+        return errors.permission_denied(request, exception)
     return JsonResponse({"detail": "Permission denied", "code": "permission_denied"}, status=403)
 
 
 def handler404(request, exception=None):
     if _is_page(request):
-        return page_not_found(request, exception)
+        return errors.page_not_found(request, exception)
     return JsonResponse({"detail": "Not found", "code": "not_found"}, status=404)
 
 
 def handler500(request):
     if _is_page(request):
-        return server_error(request)
+        return errors.server_error(request)
     return JsonResponse({"detail": "Internal server error", "code": "server_error"}, status=500)

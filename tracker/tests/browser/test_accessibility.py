@@ -7,10 +7,12 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tracker import services
+from tracker import selectors, services
 from tracker.imports.uploads import StoredUpload
 from tracker.models import Issue
 from tracker.tests.factories import UserFactory
+
+from .conftest import screenshot
 
 AXE = Axe()
 
@@ -74,3 +76,23 @@ def test_a_refused_upload_passes_axe(page, tmp_path, monkeypatch):
     expect(page.locator("[role=alert] .errorlist")).to_contain_text("no 'title' column")
     assert violations(page) == []
     assert not Issue.objects.exists()
+
+
+def test_the_error_pages_pass_axe(page, monkeypatch):
+    response = page.goto("/ui/issues/999999/")
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Issue not found")
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text("People")
+    screenshot(page, "error-404")
+    assert violations(page) == []
+
+    def broken(**kwargs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(selectors, "issue_list", broken)
+    response = page.goto("/ui/issues/")
+    assert response.status == 500
+    expect(page.get_by_role("heading", level=1)).to_have_text("Something went wrong on our side")
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text("People")
+    screenshot(page, "error-500")
+    assert violations(page) == []
