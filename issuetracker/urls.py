@@ -26,36 +26,30 @@ urlpatterns = [
 ]
 
 
-def _is_page(request) -> bool:
-    return request.path.startswith(
-        ("/ui/", "/admin/", "/accounts/")
-    ) or "text/html" in request.headers.get("Accept", "")
-
-
 def handler400(request, exception=None):
     # Reached for requests Django itself refuses, e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse(
             {"detail": "Request body too large", "code": "request_too_large"}, status=413
         )
-    if _is_page(request):
+    if errors.is_page_request(request):
         return errors.bad_request(request, exception)
     return JsonResponse({"detail": "Bad request", "code": "bad_request"}, status=400)
 
 
 def handler403(request, exception=None):
-    if _is_page(request):
+    if errors.is_page_request(request):
         return errors.permission_denied(request, exception)
     return JsonResponse({"detail": "Permission denied", "code": "permission_denied"}, status=403)
 
 
 def handler404(request, exception=None):
-    if _is_page(request):
+    if errors.is_page_request(request):
         return errors.page_not_found(request, exception)
     return JsonResponse({"detail": "Not found", "code": "not_found"}, status=404)
 
 
 def handler500(request):
-    if _is_page(request):
+    if errors.is_page_request(request):
         return errors.server_error(request)
     return JsonResponse({"detail": "Internal server error", "code": "server_error"}, status=500)

@@ -3,7 +3,12 @@ pages, the admin and the logins, while the API keeps answering in JSON."""
 
 from __future__ import annotations
 
+import json
+import re
+from html import unescape
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from django.utils.functional import SimpleLazyObject
 
@@ -191,3 +196,128 @@ def test_a_forbidden_admin_page_is_the_trackers_403_page(client):
     assert has_site_navigation(html)
     assert "<h1>You may not do that</h1>" in html
     assert "Staff Without Rights" in html
+
+
+# --- A form refused for its CSRF token
+
+
+def _strict_client() -> Client:
+    """A browser whose CSRF cookie no longer matches the token its open pages carry."""
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "x" * 32
+    return client
+
+
+def _textareas(html: str) -> dict[str, str]:
+    """{label: text} of the read-only boxes the page gives back."""
+    labels = dict(re.findall(r'<label for="(typed-\d+)">([^<]*)</label>', html))
+    return {
+        unescape(labels[id_]): unescape(text)
+        for id_, text in re.findall(
+            r'<textarea id="(typed-\d+)"[^>]*readonly>\n(.*?)</textarea>', html, re.S
+        )
+    }
+
+
+@pytest.mark.django_db
+def test_a_comment_refused_for_its_token_is_given_back_escaped(user):
+    issue = Issue.objects.create(title="Talk")
+    body = "First line <script>alert(1)</script>\nSecond & last"
+    response = _strict_client().post(
+        f"/ui/issues/{issue.pk}/comments/",
+        {"body": body, "author_id": user.pk, "csrfmiddlewaretoken": "y" * 32},
+        HTTP_REFERER=f"http://testserver/ui/issues/{issue.pk}/",
+    )
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert has_site_navigation(html)
+    assert "<h1>Your form was not sent</h1>" in html
+    assert "Nothing was saved." in html
+    assert "<script>alert(1)" not in html
+    assert _textareas(html) == {"Comment": body}
+    assert f'href="http://testserver/ui/issues/{issue.pk}/">Back to the page' in html
+    assert not Comment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_edit_refused_for_its_token_gives_back_the_text_not_the_bookkeeping():
+    issue = Issue.objects.create(title="Before", description="Old")
+    data = {
+        "version": 1,
+        "title": "After",
+        "initial-title": "Before",
+        "description": "New text",
+        "initial-description": "Old",
+        "status": "open",
+        "initial-status": "open",
+        "assignee_id": "",
+        "initial-assignee_id": "",
+    }
+    response = _strict_client().post(f"/ui/issues/{issue.pk}/edit/", data)
+    assert response.status_code == 403
+    assert _textareas(response.content.decode()) == {
+        "Title": "After",
+        "Description": "New text",
+        "Status": "open",
+    }
+    issue.refresh_from_db()
+    assert (issue.title, issue.description, issue.version) == ("Before", "Old", 1)
+
+
+@pytest.mark.django_db
+def test_labels_refused_for_their_token_share_one_box():
+    issue = Issue.objects.create(title="Labelled")
+    response = _strict_client().post(
+        f"/ui/issues/{issue.pk}/labels/",
+        {"version": 1, "labels": ["bug", "docs"], "new_labels": "needs triage"},
+    )
+    assert response.status_code == 403
+    boxes = _textareas(response.content.decode())
+    assert boxes == {"Labels": "bug\ndocs", "New labels": "needs triage"}
+    assert not issue.labels.exists()
+
+
+@pytest.mark.django_db
+def test_a_login_refused_for_its_token_never_shows_the_password():
+    User.objects.create_user("sam", "correct-horse-battery", name="Sam Carter")
+    client = _strict_client()
+    response = client.post(
+        "/accounts/login/", {"username": "sam", "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "correct-horse-battery" not in html
+    assert _textareas(html) == {"Username": "sam"}
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_refused_form_from_another_site_links_back_to_the_issue_list():
+    response = _strict_client().post(
+        "/ui/people/", {"name": "Eve"}, HTTP_REFERER="https://evil.example/form"
+    )
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'href="/ui/issues/">Back to the page' in html
+    assert "evil.example" not in html
+    assert not User.objects.filter(name="Eve").exists()
+
+
+@pytest.mark.django_db
+def test_an_upload_refused_for_its_token_says_the_file_was_not_kept():
+    upload = SimpleUploadedFile("issues.csv", b"title\nOne\n", content_type="text/csv")
+    response = _strict_client().post("/ui/import/", {"file": upload})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Files you chose were not kept: choose them again." in html
+    assert not Issue.objects.exists()
+
+
+def test_a_csrf_failure_outside_the_pages_is_json():
+    request = RequestFactory().post("/issues", {"title": "x"})
+    response = errors.csrf_failure(request, reason="CSRF cookie not set.")
+    assert response.status_code == 403
+    assert json.loads(response.content) == {
+        "detail": "CSRF check failed: CSRF cookie not set.",
+        "code": "csrf_failed",
+    }

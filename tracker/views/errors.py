@@ -1,5 +1,5 @@
 """The tracker's own error pages, for the pages, the admin and the logins (the API answers
-in JSON: see issuetracker/urls.py).
+in JSON: see issuetracker/urls.py), and the page a form refused for its CSRF token gets.
 
 404 and 403 are ordinary pages with the site's navigation and the visitor's login. 400 and
 500 may be answering a request, a session or a database that is itself what broke, so they
@@ -16,12 +16,30 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseServerError,
+    JsonResponse,
 )
 from django.shortcuts import render
 from django.template import loader
 from django.templatetags.static import static
+from django.urls import reverse
+
+from .access import safe_next
 
 logger = logging.getLogger(__name__)
+
+# What a refused form sent that the person did not type, or must not see again on a page.
+NOT_TYPED = frozenset(
+    {"csrfmiddlewaretoken", "version", "loaded_version", "next", "token", "same_name_ok"}
+)
+FIELD_LABELS = {
+    "title": "Title",
+    "description": "Description",
+    "body": "Comment",
+    "labels": "Labels",
+    "new_labels": "New labels",
+    "name": "Name",
+    "username": "Username",
+}
 
 FALLBACK_500 = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Server error · '
@@ -34,6 +52,14 @@ FALLBACK_400 = (
     "Tracker</title></head><body><main><h1>The tracker could not read this request</h1>"
     "<p>Nothing was saved.</p></main></body></html>"
 )
+
+
+def is_page_request(request: HttpRequest) -> bool:
+    """Whether an error should be a page (the pages, the admin, the logins, or a browser
+    asking for HTML) rather than the API's JSON."""
+    return request.path.startswith(
+        ("/ui/", "/admin/", "/accounts/")
+    ) or "text/html" in request.headers.get("Accept", "")
 
 
 def _not_found_heading(exception: Exception | None) -> str:
@@ -81,3 +107,48 @@ def bad_request(
         logger.exception("The 400 page could not be rendered")
         body = FALLBACK_400
     return HttpResponseBadRequest(body)
+
+
+def _typed_text(request: HttpRequest) -> list[tuple[str, str]]:
+    """(label, text) of each non-empty value the refused form carried that a person typed or
+    picked as text: not the token, versions, ids, the hidden copies of the values the form
+    was read with (`initial-*`), and never a password."""
+    try:
+        items = list(request.POST.lists())
+    except Exception:  # a body Django cannot parse: there is nothing to give back
+        return []
+    kept = []
+    for name, values in items:
+        if name in NOT_TYPED or name.startswith("initial-") or "password" in name.lower():
+            continue
+        texts = [value for value in values if value.strip() and not value.strip().isdigit()]
+        if texts:  # several values (ticked labels) share one box, a line each
+            label = FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+            kept.append((label, "\n".join(texts)))
+    return kept
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent with a token that no longer matches the session, typically after logging
+    out and in again in another tab. Nothing was done. The page says so and shows what was
+    typed in read-only text boxes to copy; it does not offer to send it again, since a forged
+    request lands here too. Rendering it sets a fresh token, so the form works once the
+    person goes back and reloads it."""
+    if not is_page_request(request):
+        return JsonResponse(
+            {"detail": f"CSRF check failed: {reason}", "code": "csrf_failed"}, status=403
+        )
+    context = {
+        "typed": _typed_text(request),
+        "had_files": bool(request.method == "POST" and _has_files(request)),
+        "back": safe_next(request, request.headers.get("Referer"), reverse("ui:issue-list")),
+        "reason": reason,
+    }
+    return render(request, "csrf_failure.html", context, status=403)
+
+
+def _has_files(request: HttpRequest) -> bool:
+    try:
+        return bool(request.FILES)
+    except Exception:
+        return False

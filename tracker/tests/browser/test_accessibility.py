@@ -1,10 +1,9 @@
-"""axe-core's checks (the copy that axe-playwright-python ships: nothing is fetched) on the
-pages as a person sees them, with their flash messages and form errors."""
+"""axe-core's checks on the pages as a person sees them, with their flash messages, form
+errors and error pages."""
 
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tracker import selectors, services
@@ -12,15 +11,8 @@ from tracker.imports.uploads import StoredUpload
 from tracker.models import Issue
 from tracker.tests.factories import UserFactory
 
+from .conftest import axe_violations as violations
 from .conftest import screenshot
-
-AXE = Axe()
-
-
-def violations(page) -> list[str]:
-    """Each axe rule the page breaks, with the elements that break it."""
-    found = AXE.run(page).response["violations"]
-    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}" for v in found]
 
 
 @pytest.mark.parametrize(
