@@ -132,15 +132,15 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form sent with a token that no longer matches the session, typically after logging
     out and in again in another tab. Nothing was done. The page says so and shows what was
     typed in read-only text boxes to copy; it does not offer to send it again, since a forged
-    request lands here too. Rendering it sets a fresh token, so the form works once the
-    person goes back and reloads it."""
+    request lands here too. Its link goes back to the form's page, which loads with a token
+    that matches again."""
     if not is_page_request(request):
         return JsonResponse(
             {"detail": f"CSRF check failed: {reason}", "code": "csrf_failed"}, status=403
         )
     context = {
         "typed": _typed_text(request),
-        "had_files": bool(request.method == "POST" and _has_files(request)),
+        "had_files": _has_files(request),
         "back": safe_next(request, request.headers.get("Referer"), reverse("ui:issue-list")),
         "reason": reason,
     }
