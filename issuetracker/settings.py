@@ -31,6 +31,8 @@ ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# A refused form explains itself and gives back what was typed (see the view).
+CSRF_FAILURE_VIEW = "tracker.views.errors.csrf_failure"
 
 # Off: the open API of the original system. On: every write needs an authenticated user.
 TRACKER_REQUIRE_AUTH = env.bool("TRACKER_REQUIRE_AUTH", default=False)

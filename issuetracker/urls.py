@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import include, path
-from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
@@ -13,7 +12,7 @@ from drf_spectacular.views import (
 )
 
 from tracker.middleware import connection_lost, database_unavailable, drop_connection, wants_page
-from tracker.views import accounts
+from tracker.views import accounts, errors
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="ui:issue-list", permanent=False)),
@@ -37,19 +36,19 @@ def handler400(request, exception=None):
             {"detail": "Request body too large", "code": "request_too_large"}, status=413
         )
     if wants_page(request):
-        return bad_request(request, exception)
+        return errors.bad_request(request, exception)
     return JsonResponse({"detail": "Bad request", "code": "bad_request"}, status=400)
 
 
 def handler403(request, exception=None):
     if wants_page(request):
-        return permission_denied(request, exception)
+        return errors.permission_denied(request, exception)
     return JsonResponse({"detail": "Permission denied", "code": "permission_denied"}, status=403)
 
 
 def handler404(request, exception=None):
     if wants_page(request):
-        return page_not_found(request, exception)
+        return errors.page_not_found(request, exception)
     return JsonResponse({"detail": "Not found", "code": "not_found"}, status=404)
 
 
@@ -60,5 +59,5 @@ def handler500(request):
         drop_connection()
         return database_unavailable(request)
     if wants_page(request):
-        return server_error(request)
+        return errors.server_error(request)
     return JsonResponse({"detail": "Internal server error", "code": "server_error"}, status=500)

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 
-from . import services
+from . import selectors, services
 from .errors import DomainError, error_message
 from .forms import add_service_errors
 from .models import Comment, Issue, IssueEvent, Label, User
@@ -86,6 +86,15 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="Open issues", ordering="open_count")
     def open_issues(self, user):
         return user.open_count
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # The issue form's assignee picker offers the people the pages offer. The user list
+        # itself still finds everyone, deactivated or not.
+        picker = (request.GET.get(key) for key in ("app_label", "model_name", "field_name"))
+        if tuple(picker) == ("tracker", "issue", "assignee"):
+            queryset = selectors.users_to_pick(among=queryset)
+        return queryset, may_have_duplicates
 
 
 class LabelForm(forms.ModelForm):

@@ -68,3 +68,19 @@ def error_message(exc: DomainError | ValidationError) -> str:
     if isinstance(exc, DomainError):
         return exc.message
     return "; ".join(exc.messages)
+
+
+def field_messages(exc: ValidationError) -> list[str]:
+    """Each message of a ValidationError, led by its field's name unless it already names it
+    ("created_after: Enter a valid date/time.", but "ordering must be one of: ..."), for
+    pages that list errors away from any form field, as the API's `detail` does."""
+    if not hasattr(exc, "error_dict"):
+        return list(exc.messages)
+    return [
+        message
+        if field == "__all__" or field.replace("_", " ").lower() in message.lower()
+        else f"{field}: {message}"
+        for field, errors in exc.error_dict.items()
+        for error in errors
+        for message in error.messages
+    ]

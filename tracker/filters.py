@@ -5,12 +5,27 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django_filters.fields import IsoDateTimeField
 
 from .models import Issue, IssueLabel
-from .rules import name_key, parse_id
+from .rules import name_key, parse_id, utc_offset_error
 
 ORDERINGS = ("id", "created_at", "updated_at", "title", "status")
 ORDERING_CHOICES = [(name, name) for name in ORDERINGS] + [(f"-{n}", f"-{n}") for n in ORDERINGS]
+
+
+class InstantField(IsoDateTimeField):
+    """An ISO 8601 date-time whose UTC offset PostgreSQL can read: `+20:01` parses in Python
+    but would fail the query, so it is refused here as invalid input."""
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value is not None and (error := utc_offset_error(value)) is not None:
+            raise error
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    field_class = InstantField
 
 
 class IssueFilter(django_filters.FilterSet):
@@ -27,8 +42,8 @@ class IssueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         field_name="title", lookup_expr="icontains", help_text="Text in the title."
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
+    created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Issue

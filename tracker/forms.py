@@ -36,7 +36,7 @@ class TextField(RawTextField):
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> str:
-        return (super().to_python(value) or "").replace("\r\n", "\n")
+        return (super().to_python(value) or "").replace("\r\n", "\n").replace("\r", "\n")
 
 
 class NameListField(forms.Field):
@@ -57,7 +57,13 @@ def split_names(text: str) -> list[str]:
 
 
 def user_choices(users: Iterable[User], empty: str) -> list[tuple[Any, str]]:
-    return [("", empty), *((user.pk, user.name) for user in users)]
+    """Options for a user picker (selectors.users_to_pick); a deactivated user, there only
+    because the form already holds them, is marked as such."""
+    return [("", empty), *((user.pk, picked_name(user)) for user in users)]
+
+
+def picked_name(user: User) -> str:
+    return user.name if user.is_active else f"{user.name} (deactivated)"
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
@@ -89,7 +95,7 @@ class LabelsMixin(forms.Form):
 class IssueCreateForm(LabelsMixin):
     title = RawTextField(required=False, strip=False, label="Title")
     description = TextField(label="Description")
-    status = forms.CharField(
+    status = RawTextField(
         required=False,
         label="Status",
         initial=Issue.Status.OPEN,
@@ -113,7 +119,7 @@ class IssueEditForm(forms.Form):
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     title = RawTextField(required=False, strip=False, label="Title", show_hidden_initial=True)
     description = TextField(label="Description", show_hidden_initial=True)
-    status = forms.CharField(
+    status = RawTextField(
         required=False,
         label="Status",
         widget=forms.Select(choices=Issue.Status.choices),
@@ -187,7 +193,7 @@ class IdListField(forms.Field):
 
 class BulkStatusForm(forms.Form):
     issue_ids = IdListField(error_messages={"required": "Select at least one issue."})
-    status = forms.CharField(
+    status = RawTextField(
         required=False, label="Set status to", widget=forms.Select(choices=Issue.Status.choices)
     )
-    next = forms.CharField(required=False)
+    next = RawTextField(required=False)

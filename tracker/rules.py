@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -126,6 +127,24 @@ def parse_id(text: str) -> int | None:
     return None
 
 
+# PostgreSQL reads a UTC offset of at most 15:59:59 either way, and no fraction of a second;
+# Python's datetime takes any offset under 24 hours. Every real zone is within -12:00..+14:00.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+
+
+def utc_offset_error(moment: datetime) -> ValidationError | None:
+    """Why PostgreSQL could not read this date-time's UTC offset, or None when it can: an
+    offset beyond +-15:59 or not in whole minutes (a query with one would fail, not match)."""
+    offset = moment.utcoffset()
+    if offset is None or (
+        abs(offset) <= MAX_UTC_OFFSET and offset % timedelta(minutes=1) == timedelta(0)
+    ):
+        return None
+    return ValidationError(
+        "The UTC offset must be whole minutes from -15:59 to +15:59", code="invalid_utc_offset"
+    )
+
+
 def invalid_assignee() -> ValidationError:
     """An assignee_id that names no user (the CSV import also uses it for ids that do not
     parse as integers)."""
@@ -147,6 +166,11 @@ def name_key(name: str) -> str:
     `ΣΑΣ` and `σας`, or a composed and a decomposed `é` are one name. Labels store it
     (`Label.key`), so the database compares by exactly this rule."""
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def same_name_error(name: str) -> ValidationError:
+    """Someone is already called `name`: the pages ask before adding a second person with it."""
+    return invalid("name", f"Someone named '{name}' already exists", "same_name")
 
 
 def clean_label_names(names: Iterable[str]) -> list[str]:

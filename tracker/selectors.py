@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import QueryDict
 
 from .errors import IssueNotFound
 from .filters import IssueFilter
 from .models import Comment, Issue, IssueEvent, Label, User
-from .rules import is_id
+from .rules import is_id, name_key
 
 
 def _with_labels(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -115,3 +116,32 @@ def comment_list(*, issue_id: int) -> QuerySet[Comment]:
 
 def user_list() -> QuerySet[User]:
     return User.objects.order_by("id")
+
+
+def users_to_pick(
+    *, keep_id: int | None = None, among: QuerySet[User] | None = None
+) -> QuerySet[User]:
+    """The people a picker offers (assignee, comment author, the list's assignee filter):
+    active users by name without regard to case, then id, as the People page lists them.
+
+    `keep_id` is a user to offer even when deactivated: the value the picker already holds
+    (an issue's assignee, the filter in use), so that showing and saving the form never
+    silently drops it. `among` narrows a queryset instead of all users (the admin's search).
+    """
+    wanted = Q(is_active=True) if keep_id is None else Q(is_active=True) | Q(pk=keep_id)
+    return (
+        (among if among is not None else User.objects.all())
+        .filter(wanted)
+        .order_by(Lower("name"), "id")
+    )
+
+
+def user_named(*, name: str) -> User | None:
+    """The first user (by id) whose name is `name` as rules.name_key compares names, or
+    None. Compared here in Python, since the database has no casefold: a check made when
+    someone adds a person, over a team's list of people."""
+    key = name_key(name.strip())
+    for user in User.objects.order_by("id").only("id", "name").iterator():
+        if name_key(user.name.strip()) == key:
+            return user
+    return None

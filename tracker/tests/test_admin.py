@@ -140,3 +140,31 @@ def test_admin_edit_without_the_loaded_version_saves_nothing(admin_client):
     assert response.status_code == 200
     issue.refresh_from_db()
     assert issue.title == "x"
+
+
+def test_admin_assignee_picker_offers_active_people_by_name(admin_client):
+    zoe, gone = UserFactory.create(name="zoë"), UserFactory.create(name="Gone", is_active=False)
+    bob = UserFactory.create(name="bob")
+    query = "app_label=tracker&model_name=issue&field_name=assignee"
+    response = admin_client.get(f"/admin/autocomplete/?{query}")
+    assert response.status_code == 200
+    found = [row["text"] for row in response.json()["results"]]
+    assert found == ["bob", "Root", "zoë"]
+    assert admin_client.get(f"/admin/autocomplete/?{query}&term=gone").json()["results"] == []
+    # The user list itself still finds everyone.
+    users = admin_client.get("/admin/tracker/user/?q=gone").content.decode()
+    assert f"/admin/tracker/user/{gone.pk}/change/" in users
+    assert {bob.pk, zoe.pk} <= set(User.objects.values_list("pk", flat=True))
+
+
+def test_admin_issue_form_keeps_a_deactivated_assignee(admin_client):
+    gone = UserFactory.create(name="Gone", is_active=False)
+    issue = services.issue_create(title="Old work", assignee_id=gone.pk)
+    page = admin_client.get(f"/admin/tracker/issue/{issue.pk}/change/").content.decode()
+    assert f'<option value="{gone.pk}" selected>Gone</option>' in page
+    response = admin_client.post(
+        f"/admin/tracker/issue/{issue.pk}/change/", issue_form(issue, title="Renamed")
+    )
+    assert response.status_code == 302
+    issue.refresh_from_db()
+    assert (issue.title, issue.assignee_id, issue.version) == ("Renamed", gone.pk, 2)

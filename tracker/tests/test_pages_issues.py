@@ -122,6 +122,34 @@ def test_list_filters(client, query, shown, hidden):
         assert title not in page
 
 
+def test_list_status_control_shows_every_status_asked_for(client):
+    services.issue_create(title="Alpha", status="open")
+    services.issue_create(title="Beta", status="in_progress")
+    services.issue_create(title="Gamma", status="closed")
+    response = client.get(f"{LIST}?status=open&status=in_progress")
+    assert response.status_code == 200
+    html = response.content.decode()
+    checked = re.findall(r'name="status" value="(\w+)" checked', html)
+    assert checked == ["open", "in_progress"]
+    assert 'name="status" value="closed">' in html
+    page = text(response)
+    assert "Alpha" in page and "Beta" in page and "Gamma" not in page
+    # No tab claims to be the whole selection, and "All" is not it either.
+    assert 'aria-current="page">All' not in html
+    assert not re.search(r'status=\w+"[^>]*aria-current="page"', html)
+
+
+def test_list_status_control_with_no_status_means_any(client):
+    html = client.get(LIST).content.decode()
+    assert re.findall(r'name="status" value="(\w+)"( checked)?', html) == [
+        ("open", ""),
+        ("in_progress", ""),
+        ("closed", ""),
+    ]
+    single = client.get(f"{LIST}?status=closed").content.decode()
+    assert re.findall(r'name="status" value="(\w+)" checked', single) == ["closed"]
+
+
 def test_list_counts_follow_the_other_filters_but_not_the_status(client):
     services.issue_create(title="Alpha one", status="closed")
     services.issue_create(title="Alpha two")
@@ -155,6 +183,102 @@ def test_list_reports_bad_parameters_on_the_page(client, query, message):
     response = client.get(f"{LIST}?{query}")
     assert response.status_code == 400
     assert message in text(response)
+
+
+def test_an_offset_postgresql_cannot_read_is_a_400_on_the_list_page_as_in_the_api(client, api):
+    services.issue_create(title="Kept")
+    query = "created_after=2026-01-01T00:00:00%2B20:01"
+    page = client.get(f"{LIST}?{query}")
+    assert page.status_code == 400
+    message = "The UTC offset must be whole minutes from -15:59 to +15:59"
+    assert f"created_after: {message}" in text(page)
+    answer = api.get(f"/issues?{query}")
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"created_after": [message]}
+    assert answer.json()["code"] == "invalid_utc_offset"
+    assert Issue.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("created_before=2026-01-01T00:00:00-16:00", 400),
+        ("created_after=2026-01-01T00:00:00%2B23:59", 400),
+        ("created_after=2026-01-01T00:00:00%2B05:30:30", 400),  # seconds in the offset
+        ("created_after=2026-01-01T00:00:00%2B15:59:59.5", 400),
+        ("created_after=2026-01-01T00:00:00%2B15:59", 200),
+        ("created_before=2026-01-01T00:00:00-15:59", 200),
+        ("created_after=0001-01-01T00:00:00%2B14:00", 200),
+        ("created_after=9999-12-31T23:59:59-12:00", 200),
+        ("created_after=2026-01-01T00:00:00Z", 200),
+    ],
+)
+def test_list_offsets_beyond_postgresql_are_refused_and_others_work(client, api, query, status):
+    assert client.get(f"{LIST}?{query}").status_code == status
+    assert api.get(f"/issues?{query}").status_code == status
+
+
+def not_allowed(label: str, code_point: str) -> str:
+    return f"{label} contains a character that is not allowed (\\u{code_point})"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("labels", ["bug", "a\x00b"], not_allowed("Label 'a\\u0000b'", "0000")),
+        ("labels", ["\x1b[31mred"], not_allowed("Label '\\u001b[31mred'", "001b")),
+        ("new_labels", "ok, b\x00d", not_allowed("Label 'b\\u0000d'", "0000")),
+        ("title", "Nul\x00title", not_allowed("Title", "0000")),
+        ("description", "bell\x07", not_allowed("Description", "0007")),
+        ("description", "c1 \x85 next line", not_allowed("Description", "0085")),
+        ("status", "open\x00", "Invalid status 'open\\u0000'"),
+    ],
+)
+def test_new_issue_refuses_control_characters_as_a_form_error(client, field, value, message):
+    # The rules' message (rules.py), the one the API and the CSV import give too.
+    services.label_save(name="bug")
+    response = client.post(NEW, {"title": "Fine", field: value})
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert errors.get(field, errors.get("labels", errors.get("__all__"))) == [message]
+    assert message in text(response)
+    assert not Issue.objects.exists()
+    assert list(Label.objects.values_list("name", flat=True)) == ["bug"]
+
+
+def test_tabs_and_line_breaks_are_not_control_characters_to_the_forms(client):
+    response = client.post(
+        NEW, {"title": "Tab\there", "description": "One\ttwo\r\nthree\rfour", "labels": []}
+    )
+    assert response.status_code == 302
+    issue = Issue.objects.get()
+    assert (issue.title, issue.description) == ("Tab here", "One\ttwo\nthree\nfour")
+
+
+def test_labels_form_refuses_a_nul_as_a_form_error_and_keeps_the_labels(client):
+    services.label_save(name="bug")
+    issue = services.issue_create(title="Labelled", labels=["docs"])
+    response = client.post(labels_url(issue.pk), {"version": 1, "labels": ["bug\x00"]})
+    assert response.status_code == 400
+    assert not_allowed("Label 'bug\\u0000'", "0000") in text(response)
+    issue.refresh_from_db()
+    assert issue.version == 1
+    assert list(issue.labels.values_list("name", flat=True)) == ["docs"]
+    assert sorted(Label.objects.values_list("name", flat=True)) == ["bug", "docs"]
+
+
+def test_comment_and_edit_forms_refuse_control_characters(client):
+    author = UserFactory.create(name="Author")
+    issue = services.issue_create(title="Talk", description="Before")
+    response = client.post(comments_url(issue.pk), {"body": "hi\x00", "author_id": author.pk})
+    assert response.status_code == 400
+    assert not_allowed("Comment", "0000") in text(response)
+    assert not Comment.objects.exists()
+    response = client.post(edit(issue.pk), edit_post(issue, description="Af\x0bter"))
+    assert response.status_code == 400
+    assert not_allowed("Description", "000b") in text(response)
+    issue.refresh_from_db()
+    assert (issue.version, issue.description) == (1, "Before")
 
 
 # --- Bulk status
@@ -492,6 +616,90 @@ def test_logging_in_and_out_is_confirmed(client):
 def test_without_auth_required_anyone_may_write(client, settings):
     settings.TRACKER_REQUIRE_AUTH = False
     assert client.post(NEW, {"title": "Open model"}).status_code == 302
+
+
+# --- People pickers
+
+
+def options(response, name: str) -> list[tuple[str, str, bool]]:
+    """The options of the <select name=...> as (value, text, selected)."""
+    html = response.content.decode()
+    select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    select = select or re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None, f"no <select name={name}>"
+    return [
+        (value, unescape(label), bool(selected))
+        for value, selected, label in re.findall(
+            r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select[1]
+        )
+    ]
+
+
+def _people():
+    """Users created out of name order, one of them deactivated."""
+    return (
+        UserFactory.create(name="zoë"),
+        UserFactory.create(name="Bob"),
+        UserFactory.create(name="Gone", is_active=False),
+        UserFactory.create(name="alice"),
+    )
+
+
+def test_new_issue_and_comment_pickers_offer_active_people_by_name(client):
+    zoe, bob, _gone, alice = _people()
+    issue = services.issue_create(title="Talk")
+    people = [(str(u.pk), u.name, False) for u in (alice, bob, zoe)]
+    assert options(client.get(NEW), "assignee_id") == [("", "Nobody", True), *people]
+    assert options(client.get(detail(issue.pk)), "author_id") == [
+        ("", "Choose a person…", True),
+        *people,
+    ]
+
+
+def test_list_filter_offers_active_people_and_keeps_the_one_in_use(client):
+    zoe, bob, gone, alice = _people()
+    services.issue_create(title="Theirs", assignee_id=gone.pk)
+    people = [(str(u.pk), u.name, False) for u in (alice, bob, zoe)]
+    fixed = [("", "Anyone", False), ("none", "Unassigned", False)]
+    assert options(client.get(LIST), "assignee_id") == [*fixed, *people]
+    response = client.get(f"{LIST}?assignee_id={gone.pk}")
+    assert response.status_code == 200
+    assert (str(gone.pk), "Gone (deactivated)", True) in options(response, "assignee_id")
+    assert "Theirs" in text(response)
+
+
+def test_edit_keeps_a_deactivated_assignee_on_offer_and_saving_keeps_it(client):
+    zoe, bob, gone, alice = _people()
+    issue = services.issue_create(title="Old work", assignee_id=gone.pk)
+    response = client.get(edit(issue.pk))
+    assert response.status_code == 200
+    assert options(response, "assignee_id") == [
+        ("", "Nobody", False),
+        (str(alice.pk), "alice", False),
+        (str(bob.pk), "Bob", False),
+        (str(gone.pk), "Gone (deactivated)", True),
+        (str(zoe.pk), "zoë", False),
+    ]
+    # What the browser sends: the selected option, which is the assignee.
+    response = client.post(edit(issue.pk), edit_post(issue, title="Old work, renamed"))
+    assert response.status_code == 302
+    assert messages_of(response) == [f"Issue #{issue.pk} updated."]
+    issue.refresh_from_db()
+    assert (issue.title, issue.assignee_id, issue.version) == ("Old work, renamed", gone.pk, 2)
+    assert not issue.events.filter(event="assignee_changed").exists()
+
+
+def test_edit_conflict_names_a_deactivated_assignee_of_theirs(client):
+    bob = UserFactory.create(name="Bob")
+    gone = UserFactory.create(name="Gone", is_active=False)
+    issue = services.issue_create(title="Contested")
+    stale = edit_post(issue, assignee_id=bob.pk)
+    services.issue_update(issue_id=issue.pk, version=1, assignee_id=gone.pk)
+    response = client.post(edit(issue.pk), stale)
+    assert response.status_code == 409
+    assert "Assignee Bob Gone" in text(response)
+    issue.refresh_from_db()
+    assert (issue.assignee_id, issue.version) == (gone.pk, 2)
 
 
 # --- Safety

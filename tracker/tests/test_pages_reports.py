@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -132,12 +133,71 @@ def test_add_person_redirects_with_a_message(client):
 def test_add_person_shows_the_service_message(client, name, message):
     response = client.post("/ui/people/", {"name": name})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors == {"name": [message]}
     html = response.content.decode()
     assert message in html
     assert 'aria-invalid="true"' in html
     assert not User.objects.exists()
+
+
+def test_add_person_refuses_a_control_character_as_a_form_error(client):
+    response = client.post("/ui/people/", {"name": "Nul\x00Name"})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors == {
+        "name": ["Name contains a character that is not allowed (\\u0000)"]
+    }
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["Alice", "  alice  ", "ALICE", "Ame\u0301lie"])
+def test_add_person_with_a_name_someone_has_asks_to_confirm(client, name):
+    alice = UserFactory.create(name="Alice")
+    amelie = UserFactory.create(name="Amélie")
+    twin = amelie if name.startswith("Ame") else alice
+
+    response = client.post("/ui/people/", {"name": name})
+
+    assert response.status_code == 400
+    message = f"Someone named '{twin.name}' already exists"
+    assert response.context["form"].errors == {"name": [message]}
+    html = response.content.decode()
+    assert message.replace("'", "&#x27;") in html
+    assert f'name="same_name_ok" value="{name.strip()}"' in html
+    assert "Yes, add another person named" in html
+    assert User.objects.count() == 2
+
+    response = client.post("/ui/people/", {"name": name, "same_name_ok": name.strip()})
+    assert response.status_code == 302
+    added = User.objects.latest("id")
+    # Stored NFC, as all text is.
+    assert added.name == unicodedata.normalize("NFC", name.strip())
+    assert added.pk not in (alice.pk, amelie.pk)
+    assert User.objects.count() == 3
+
+
+def test_a_confirmation_counts_only_for_the_name_confirmed(client):
+    UserFactory.create(name="Alice")
+    UserFactory.create(name="Bob")
+    response = client.post("/ui/people/", {"name": "bob", "same_name_ok": "Alice"})
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"name": ["Someone named 'Bob' already exists"]}
+    assert User.objects.count() == 2
+
+
+def test_add_person_with_a_new_name_asks_nothing(client):
+    UserFactory.create(name="Alice")
+    response = client.post("/ui/people/", {"name": "Alicia"})
+    assert response.status_code == 302
+    assert User.objects.filter(name="Alicia").exists()
+
+
+def test_the_api_still_adds_a_person_whose_name_someone_has(api):
+    UserFactory.create(name="Alice")
+    response = api.post("/users", {"name": "alice"}, format="json")
+    assert response.status_code == 201
+    assert User.objects.filter(name__iexact="alice").count() == 2
 
 
 def test_add_person_gives_the_api_message_for_the_same_input(client, api):

@@ -3,6 +3,8 @@ rules every interface applies."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -15,6 +17,7 @@ from tracker.rules import (
     ISSUE_EDITABLE_FIELDS,
     csv_columns_help,
     merge_label_names,
+    utc_offset_error,
 )
 
 
@@ -152,3 +155,23 @@ def test_label_colour_refuses_control_characters_by_its_format():
 
 def test_an_invalid_status_is_shown_escaped():
     assert refusal(rules.clean_status, "\x00")[2] == "Invalid status '\\u0000'"
+
+
+@pytest.mark.parametrize(
+    ("offset", "refused"),
+    [
+        (timedelta(0), False),
+        (timedelta(hours=14), False),
+        (timedelta(hours=-15, minutes=-59), False),
+        (timedelta(hours=16), True),
+        (timedelta(hours=-20, minutes=-1), True),
+        (timedelta(hours=5, minutes=30, seconds=30), True),
+    ],
+)
+def test_utc_offsets_postgresql_cannot_read_are_refused(offset, refused):
+    moment = datetime(2026, 1, 1, tzinfo=timezone(offset))
+    error = utc_offset_error(moment)
+    assert (error is not None) == refused
+    if error is not None:
+        assert error.code == "invalid_utc_offset"
+    assert utc_offset_error(datetime(2026, 1, 1)) is None

@@ -46,3 +46,33 @@ def test_events_since_a_version_are_the_changes_made_after_it():
 def test_events_since_a_version_of_a_missing_issue():
     with pytest.raises(IssueNotFound):
         selectors.issue_events_since(issue_id=999_999, version=1)
+
+
+def test_users_to_pick_are_the_active_people_by_name_without_regard_to_case():
+    zed, amy = UserFactory.create(name="zed"), UserFactory.create(name="Amy")
+    gone = UserFactory.create(name="Bob", is_active=False)
+    ann, amy_two = UserFactory.create(name="ann"), UserFactory.create(name="amy")
+    assert list(selectors.users_to_pick()) == [amy, amy_two, ann, zed]
+    # The value a picker already holds stays on offer, in its place by name.
+    assert list(selectors.users_to_pick(keep_id=gone.pk)) == [amy, amy_two, ann, gone, zed]
+    assert list(selectors.users_to_pick(keep_id=zed.pk)) == [amy, amy_two, ann, zed]
+    assert list(selectors.users_to_pick(keep_id=None)) == [amy, amy_two, ann, zed]
+
+
+@pytest.mark.parametrize("asked", ["Amélie", "  AMÉLIE ", "Ame\u0301lie", "AME\u0301LIE"])
+def test_user_named_compares_trimmed_names_by_name_key(asked):
+    first = UserFactory.create(name="Ame\u0301lie")  # stored decomposed, found composed too
+    UserFactory.create(name="amélie")
+    UserFactory.create(name="Amelie")
+    assert selectors.user_named(name=asked) == first
+
+
+@pytest.mark.parametrize(("stored", "asked"), [("ΣΑΣ", "σας"), ("Straße", "STRASSE")])
+def test_user_named_compares_by_casefold_where_lower_case_differs(stored, asked):
+    person = UserFactory.create(name=stored)
+    assert selectors.user_named(name=asked) == person
+
+
+def test_user_named_finds_no_one_for_a_new_name():
+    UserFactory.create(name="Amélie")
+    assert selectors.user_named(name="Amelia") is None

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from tracker import services
 from tracker.errors import IssueNotFound, RuleViolation, VersionConflict
-from tracker.models import Issue, IssueEvent, Label
+from tracker.models import Issue, IssueEvent, Label, User
 
 from .factories import IssueFactory, LabelFactory, UserFactory
 
@@ -38,6 +38,19 @@ def test_user_create_refuses_blank_or_long_names(name):
     with pytest.raises(ValidationError) as exc:
         services.user_create(name=name)
     assert "name" in codes(exc)
+
+
+def test_user_create_refuses_a_twin_only_when_asked_to():
+    alice = services.user_create(name="Alice")
+    with pytest.raises(ValidationError) as exc:
+        services.user_create(name=" ALICE ", allow_same_name=False)
+    assert codes(exc) == {"name": ["same_name"]}
+    assert exc.value.messages == ["Someone named 'Alice' already exists"]
+    assert list(User.objects.all()) == [alice]
+    # The API's way (and a confirmed twin on the pages): created.
+    twin = services.user_create(name="alice")
+    assert list(User.objects.order_by("id")) == [alice, twin]
+    assert services.user_create(name="Alicia", allow_same_name=False).name == "Alicia"
 
 
 def test_database_refuses_blank_user_name_as_last_line():

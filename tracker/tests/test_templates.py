@@ -105,3 +105,18 @@ def test_logging_in_and_out_come_back_to_the_issue_list(client: Client):
     response = client.post("/accounts/logout/")
     assert response.status_code == 302
     assert response["Location"] == "/ui/issues/"
+
+
+# A list given a role stops being a list to assistive technology, and its items lose their
+# list parent (axe's `listitem` rule): a live region or an alert wraps the list instead.
+LIST_WITH_A_ROLE = re.compile(r"<(?:ul|ol)\b[^>]*\brole\s*=", re.IGNORECASE)
+
+
+def test_no_template_gives_a_list_a_role():
+    found = [
+        f"{path.relative_to(settings.BASE_DIR)}:{number}: {line.strip()}"
+        for path in project_templates()
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if LIST_WITH_A_ROLE.search(line)
+    ]
+    assert not found, "wrap the list in a <div role=...> instead:\n" + "\n".join(found)

@@ -48,7 +48,7 @@ def _comment_form(request: HttpRequest, data: Any = None) -> CommentForm:
     # in open mode picks the author, as in the original system.
     if actor_of(request) is not None or settings.TRACKER_REQUIRE_AUTH:
         return CommentForm(data, users=None)
-    return CommentForm(data, users=selectors.user_list())
+    return CommentForm(data, users=selectors.users_to_pick())
 
 
 def _issue_page(
@@ -91,7 +91,9 @@ def issue_detail(request: HttpRequest, issue_id: int) -> HttpResponse:
 @writes_need_login
 def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
     issue = selectors.issue_detail(issue_id=issue_id)
-    users = list(selectors.user_list())
+    # A deactivated assignee stays on offer: without it the picker would show "Nobody" and
+    # saving any other change would unassign the issue unasked.
+    users = list(selectors.users_to_pick(keep_id=issue.assignee_id))
     if request.method != "POST":
         form = IssueEditForm(initial=IssueEditForm.initial_for(issue), users=users)
     else:
@@ -136,6 +138,8 @@ def _edit_conflict(
     changes against the current version (so the fields they did not touch stay as they are)."""
     current = selectors.issue_detail(issue_id=issue_id)
     names = {user.pk: user.name for user in users}
+    if current.assignee is not None:  # theirs may be someone the picker does not offer
+        names[current.assignee.pk] = current.assignee.name
 
     def shown(field: str, value: Any) -> str:
         if field == "status":

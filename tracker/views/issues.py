@@ -13,11 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tracker import selectors, services
 from tracker.actors import actor_of
-from tracker.errors import RuleViolation, error_message
+from tracker.errors import RuleViolation, error_message, field_messages
 from tracker.filters import clean_ordering
-from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors
+from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors, picked_name
 from tracker.models import Issue, IssueEvent
 from tracker.pagination import KeysetPage, clean_per_page, keyset_page
+from tracker.rules import parse_id
 
 from .access import can_write, safe_next, writes_need_login
 
@@ -53,7 +54,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         )
         counts = selectors.issue_status_counts(filters=params)
     except ValidationError as exc:
-        errors = exc.messages
+        errors = field_messages(exc)
     statuses = params.getlist("status")
     context = {
         "nav": "issues",
@@ -65,7 +66,10 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         ],
         "total": sum(counts.values()),
         "all_selected": not statuses,
-        "users": selectors.user_list(),
+        "users": [
+            (person.pk, picked_name(person))
+            for person in selectors.users_to_pick(keep_id=parse_id(params.get("assignee_id") or ""))
+        ],
         "labels": selectors.label_list(),
         "sorts": SORTS,
         "ordering": ordering,
@@ -73,7 +77,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "q": params.get("q", ""),
             "assignee_id": params.get("assignee_id", ""),
             "label": params.get("label", ""),
-            "status": statuses[0] if len(statuses) == 1 else "",
+            "status": statuses,
         },
         "filtered": any(params.get(key) for key in ("q", "assignee_id", "label", "status")),
         "statuses": Issue.Status.choices,
@@ -114,7 +118,7 @@ def issue_bulk_status(request: HttpRequest) -> HttpResponse:
 @writes_need_login
 def issue_new(request: HttpRequest) -> HttpResponse:
     form = IssueCreateForm(
-        request.POST or None, users=selectors.user_list(), labels=selectors.label_list()
+        request.POST or None, users=selectors.users_to_pick(), labels=selectors.label_list()
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

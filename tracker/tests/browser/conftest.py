@@ -58,6 +58,15 @@ def page(new_page):
     return new_page()
 
 
+def axe_violations(page) -> list[str]:
+    """Each axe-core rule the page breaks, with the elements that break it (axe-core as
+    axe-playwright-python ships it: nothing is fetched)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}" for v in found]
+
+
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot to .artifacts/screenshots/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -187,6 +187,54 @@ def test_bulk_close_from_the_list_and_a_refused_change(page):
     assert Issue.objects.filter(status="closed").count() == 2
 
 
+def test_filter_by_two_statuses_and_apply_keeps_both(page):
+    services.issue_create(title="Alpha open")
+    services.issue_create(title="Beta in progress", status="in_progress")
+    services.issue_create(title="Gamma closed", status="closed")
+    page.goto("/ui/issues/?status=open&status=in_progress")
+    statuses = page.get_by_role("group", name="Status")
+    expect(statuses.get_by_label("Open")).to_be_checked()
+    expect(statuses.get_by_label("In progress")).to_be_checked()
+    expect(statuses.get_by_label("Closed")).not_to_be_checked()
+    screenshot(page, "issue-list-two-statuses")
+
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(page).to_have_url(re.compile(r"status=open&status=in_progress"))
+    expect(statuses.get_by_label("Open")).to_be_checked()
+    expect(statuses.get_by_label("In progress")).to_be_checked()
+    rows = page.locator("table.issues tbody")
+    expect(rows).to_contain_text("Alpha open")
+    expect(rows).to_contain_text("Beta in progress")
+    expect(rows).not_to_contain_text("Gamma closed")
+
+    statuses.get_by_label("Open").uncheck()
+    statuses.get_by_label("Closed").check()
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(page).to_have_url(re.compile(r"status=in_progress&status=closed"))
+    expect(rows).not_to_contain_text("Alpha open")
+    expect(rows).to_contain_text("Gamma closed")
+
+
+def test_editing_an_issue_of_a_deactivated_person_keeps_them_assigned(page):
+    UserFactory.create(name="zoë")
+    UserFactory.create(name="Bob")
+    gone = UserFactory.create(name="Gone", is_active=False)
+    issue = services.issue_create(title="Old work", assignee_id=gone.pk)
+    page.goto(f"/ui/issues/{issue.pk}/edit/")
+    picker = page.get_by_label("Assignee")
+    expect(picker.locator("option:checked")).to_have_text("Gone (deactivated)")
+    expect(picker.locator("option")).to_have_text(["Nobody", "Bob", "Gone (deactivated)", "zoë"])
+    page.get_by_label("Title").fill("Old work, renamed")
+    page.get_by_role("button", name="Save changes").click()
+    expect(success(page)).to_have_text(f"Issue #{issue.pk} updated.")
+    expect(page.locator(".issue-side")).to_contain_text("Gone")
+    issue.refresh_from_db()
+    assert (issue.title, issue.assignee_id) == ("Old work, renamed", gone.pk)
+
+    page.goto("/ui/issues/new/")
+    expect(page.get_by_label("Assignee").locator("option")).to_have_text(["Nobody", "Bob", "zoë"])
+
+
 def test_select_every_issue_on_the_page(page):
     for n in range(3):
         services.issue_create(title=f"Issue {n}")

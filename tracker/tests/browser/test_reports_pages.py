@@ -115,3 +115,18 @@ def test_people_page_adds_a_person_with_the_keyboard(page):
     expect(page.get_by_role("link", name="Grace Okafor", exact=True)).to_be_visible()
     expect(page.get_by_label("Name")).to_have_value("")
     screenshot(page, "people")
+
+
+def test_people_page_asks_before_adding_a_second_person_with_a_name(page):
+    UserFactory.create(name="Grace Okafor")
+    page.goto("/ui/people/")
+    page.get_by_label("Name").fill("  grace okafor ")
+    page.get_by_role("button", name="Add person").click()
+    expect(page.locator("#name-errors")).to_have_text("Someone named 'Grace Okafor' already exists")
+    assert User.objects.count() == 1
+    screenshot(page, "people-same-name")
+
+    page.get_by_label("Yes, add another person named grace okafor").check()
+    page.get_by_role("button", name="Add person").click()
+    expect(page.get_by_role("status")).to_contain_text("Added grace okafor.")
+    assert User.objects.filter(name__iexact="grace okafor").count() == 2
