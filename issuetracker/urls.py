@@ -11,7 +11,13 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from tracker.middleware import connection_lost, database_unavailable, drop_connection, wants_page
+from tracker.middleware import (
+    QueryParameterRefused,
+    connection_lost,
+    database_unavailable,
+    drop_connection,
+    wants_page,
+)
 from tracker.views import accounts, errors
 
 urlpatterns = [
@@ -37,6 +43,12 @@ def handler400(request, exception=None):
         )
     if wants_page(request):
         return errors.bad_request(request, exception)
+    if isinstance(exception, QueryParameterRefused):
+        detail = str(exception)
+        return JsonResponse(
+            {"detail": detail, "code": "invalid_character", "errors": {exception.name: [detail]}},
+            status=400,
+        )
     return JsonResponse({"detail": "Bad request", "code": "bad_request"}, status=400)
 
 

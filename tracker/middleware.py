@@ -12,12 +12,14 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from django.core.exceptions import BadRequest
 from django.core.handlers.exception import response_for_exception
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from .errors import NotFound
+from .rules import NOT_ALLOWED_CHARACTER, escaped
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,30 @@ RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # SQLSTATEs of a connection going away: class 08 (connection exception) and the server
 # shutting down or terminating the backend (57P01-57P03).
 CONNECTION_LOST_PREFIXES = ("08", "57P01", "57P02", "57P03")
+
+
+class QueryParameterRefused(BadRequest):
+    """A query parameter holds a character no text may hold (rules.NOT_ALLOWED_CHARACTER)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = escaped(name)
+        super().__init__(f"Query parameter '{self.name}' contains a character that is not allowed")
+
+
+class QueryParametersChecked:
+    """Refuse, before any view, a query string holding NUL, another control character or a
+    lone surrogate in a parameter's name or value: PostgreSQL cannot take NUL in any query,
+    and no filter (the API's, the pages', the admin's) means one. A 400 naming the
+    parameter (JSON for the API, the tracker's page otherwise; issuetracker/urls.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name, values in request.GET.lists():
+            if any(NOT_ALLOWED_CHARACTER.search(text) for text in (name, *values)):
+                raise QueryParameterRefused(name)
+        return self.get_response(request)
 
 
 class NotFoundAsPage404:
