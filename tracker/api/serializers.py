@@ -7,10 +7,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.models import Comment, Issue, IssueEvent, User
-from tracker.rules import ISSUE_EDITABLE_FIELDS
+from tracker.rules import ISSUE_EDITABLE_FIELDS, ISSUE_TITLE_MAX, LABEL_NAME_MAX, USER_NAME_MAX
+
+
+class RequiredText(serializers.CharField):
+    """Text that must not be blank, at most `limit` characters once trimmed. The service
+    checks both, so every interface gives its message; this field takes the string as sent,
+    blank included, and lets the schema state the rule (api/schema.py)."""
+
+    def __init__(self, *, limit: int | None = None, **kwargs: Any) -> None:
+        self.limit = limit
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            return ""  # for the service to refuse with its message
+        return super().run_validation(data)
 
 
 class StatusField(serializers.ChoiceField):
@@ -54,7 +70,7 @@ def validated(serializer_class: type[serializers.Serializer], data) -> dict:
 
 class UserInput(StrictInput):
     ignored_fields = frozenset({"id"})
-    name = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    name = RequiredText(limit=USER_NAME_MAX)
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -122,7 +138,7 @@ class IssueFieldsInput(StrictInput):
     """The fields of rules.ISSUE_EDITABLE_FIELDS, each optional (a test holds the two
     lists together)."""
 
-    title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    title = RequiredText(limit=ISSUE_TITLE_MAX, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     status = StatusField(required=False)
     assignee_id = serializers.IntegerField(required=False, allow_null=True)
@@ -130,12 +146,12 @@ class IssueFieldsInput(StrictInput):
 
 class IssueCreateInput(IssueFieldsInput):
     ignored_fields = ISSUE_READ_ONLY_FIELDS - {"labels"}
-    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    title = RequiredText(limit=ISSUE_TITLE_MAX)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     status = StatusField(required=False, default=Issue.Status.OPEN)
     assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     labels = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        child=RequiredText(limit=LABEL_NAME_MAX),
         required=False,
         default=list,
         help_text="Label names; missing labels are created.",
@@ -153,7 +169,7 @@ class IssueUpdateInput(VersionInput, IssueFieldsInput):
 
 
 class LabelNamesField(serializers.ListField):
-    child = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    child = RequiredText(limit=LABEL_NAME_MAX)
 
 
 # --- Labels, comments, bulk changes.
@@ -173,7 +189,7 @@ class IssueLabelsOutput(serializers.Serializer):
 
 
 class CommentInput(StrictInput):
-    body = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    body = RequiredText()
     author_id = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -181,8 +197,15 @@ class CommentInput(StrictInput):
     )
 
 
+@extend_schema_field({"type": "array", "items": {"type": "integer"}, "minItems": 1})
+class IssueIdsField(serializers.ListField):
+    """Issue ids; an empty list is the service's 400 (documented as minItems)."""
+
+    child = serializers.IntegerField()
+
+
 class BulkStatusInput(StrictInput):
-    issue_ids = serializers.ListField(child=serializers.IntegerField())
+    issue_ids = IssueIdsField()
     status = StatusField()
 
 
