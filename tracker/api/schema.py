@@ -4,6 +4,9 @@ parameters whose empty value is ignored."""
 
 from __future__ import annotations
 
+import functools
+import sys
+
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
@@ -62,6 +65,21 @@ class TrackerAutoSchema(AutoSchema):
         return schema
 
 
+@functools.cache
+def not_only_white_space() -> str:
+    """A pattern for "has a character that str.strip() keeps": the white space of Python's
+    str.isspace(), which the services trim, spelled out as \\u escapes. ECMAScript's `\\S`
+    (the schema's regex dialect) does not mean that: it counts U+FEFF as space and
+    U+001C..U+001F not, so a client would be told that a blank name is fine."""
+    spaces = [code for code in range(sys.maxunicode + 1) if chr(code).isspace()]
+    ranges, start = [], spaces[0]
+    for previous, code in zip(spaces, [*spaces[1:], None], strict=True):
+        if code != previous + 1:
+            ranges.append(f"\\u{start:04x}" + (f"-\\u{previous:04x}" if previous > start else ""))
+            start = code
+    return f"[^{''.join(ranges)}]"
+
+
 class RequiredTextExtension(OpenApiSerializerFieldExtension):
     """serializers.RequiredText: the service refuses blank text (with its own message), and
     text over the field's limit once trimmed; the schema says so with minLength (as for any
@@ -72,7 +90,7 @@ class RequiredTextExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        schema["pattern"] = r"\S"
+        schema["pattern"] = not_only_white_space()
         if self.target.limit is not None:
             schema["maxLength"] = self.target.limit
         return schema

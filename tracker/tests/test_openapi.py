@@ -12,6 +12,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tracker import services
+from tracker.api.schema import not_only_white_space
+from tracker.rules import clean_text
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +94,17 @@ def test_responses_match_the_schema(api, schema):
 # `make fuzz` found each of these missing; each test ties the statement to the server.
 
 
+BLANK_REFUSED = not_only_white_space()
+
+
+@pytest.mark.parametrize(
+    "text", ["x", " a ", "\ufeff", "\x1c", "\u3000", "\t\n", "\x85", "\u00a0b", "", "\x00"]
+)
+def test_the_not_blank_pattern_is_what_the_services_trim(text):
+    assert bool(re.search(BLANK_REFUSED, text)) is bool(text.strip())
+    assert bool(re.search(BLANK_REFUSED, text)) is bool(clean_text(text))
+
+
 def operations(schema: dict):
     for path, methods in schema["paths"].items():
         for method, operation in methods.items():
@@ -153,13 +166,13 @@ def test_request_bodies_are_json_except_the_csv_upload(schema):
 )
 def test_text_that_must_not_be_blank_says_so(schema, component, field, limit):
     text = schema["components"]["schemas"][component]["properties"][field]
-    assert (text["minLength"], text["pattern"], text.get("maxLength")) == (1, r"\S", limit)
+    assert (text["minLength"], text["pattern"], text.get("maxLength")) == (1, BLANK_REFUSED, limit)
 
 
 def test_label_names_must_not_be_blank(schema):
     for component in ("IssueCreateInputRequest", "IssueLabelsInputRequest"):
         names = schema["components"]["schemas"][component]["properties"]["labels"]["items"]
-        assert (names["minLength"], names["pattern"], names["maxLength"]) == (1, r"\S", 50)
+        assert (names["minLength"], names["pattern"], names["maxLength"]) == (1, BLANK_REFUSED, 50)
 
 
 def test_inputs_refuse_unknown_keys_and_list_the_ignored_ones(api, schema):
