@@ -53,7 +53,8 @@ bench: install
 	$(PY) bench/run.py
 
 # Schemathesis against a live server on a scratch database, in both auth modes, for
-# FUZZ_SECONDS in all (default 300); fails on any 5xx or any answer the schema does not allow.
+# FUZZ_SECONDS in all (default 300); fails on any 5xx or any answer the schema does not allow
+# (bench/fuzz.py).
 fuzz: install
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} $(PY) bench/fuzz.py
 

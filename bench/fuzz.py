@@ -1,19 +1,20 @@
 """`make fuzz`: Schemathesis against a live server, in both authentication modes.
 
-    python bench/fuzz.py [--seconds 300] [--mode open|require-auth]
+    python bench/fuzz.py [--seconds 300] [--mode open|require-auth|require-auth-token]
 
-For each mode (TRACKER_REQUIRE_AUTH false, then true) it empties a scratch database,
-migrates it and adds a few users, issues, labels and comments, starts gunicorn on a free port
-of 127.0.0.1 (as `make serve` does, debug off), waits for /openapi.json, and runs
-`st run` with every check until its share of the time budget is spent. With
-TRACKER_REQUIRE_AUTH on, the requests carry no credentials: every write must answer the 401
-that the schema documents, and every read must still work. The server is stopped after each
-run. Exit status: 0 when both runs found nothing, 1 otherwise (a 5xx, a response the schema
-does not describe, a documented input refused or an invalid one accepted).
+Three runs: TRACKER_REQUIRE_AUTH off (`open`); on, with requests that carry no credentials
+(`require-auth`: every write must answer the 401 that the schema documents, every read must
+still work); and on, with a user's API token on every request (`require-auth-token`, so the
+writes run too). For each it empties a scratch database, migrates it and adds a few users,
+issues, labels and comments, starts gunicorn on a free port of 127.0.0.1 (as `make serve`
+does, debug off), waits for /openapi.json, runs `st run` with every check until its share of
+the time budget is spent, and stops the server. Exit status: 0 when no run found anything,
+1 otherwise (a 5xx, a response the schema does not describe, a documented input refused or
+an invalid one accepted).
 
-The budget is FUZZ_SECONDS (or --seconds), 300 by default, split between the modes. The
-database is `<name of DATABASE_URL's database>_fuzz` on the same server, dropped and made
-again for each mode; nothing else is touched. Reports: bench/out/fuzz-<mode>/.
+The budget is FUZZ_SECONDS (or --seconds), 300 by default, split evenly between the runs.
+The database is `<name of DATABASE_URL's database>_fuzz` on the same server, dropped and
+made again for each run; nothing else is touched. Reports: bench/out/fuzz-<run>/.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 OUT = ROOT / "bench" / "out"
 CONFIG = ROOT / "bench" / "schemathesis.toml"
-MODES = {"open": "false", "require-auth": "true"}
+# Run name: (TRACKER_REQUIRE_AUTH, whether requests carry the seeded user's token).
+MODES = {
+    "open": ("false", False),
+    "require-auth": ("true", False),
+    "require-auth-token": ("true", True),
+}
 
 SEED = """
 from tracker import services
@@ -47,6 +53,8 @@ for n in range(12):
         labels=["bug"] if n % 2 else ["docs", "ui"],
     )
     services.comment_add(issue_id=issue.pk, body=f"Comment on {n}", author_id=people[0].pk)
+from rest_framework.authtoken.models import Token
+print(Token.objects.create(user=people[0]).key)
 """
 
 
@@ -75,8 +83,9 @@ def server_env(require_auth: str) -> dict[str, str]:
     }
 
 
-def prepare_database(env: dict[str, str]) -> None:
-    """A new scratch database, migrated, with a few rows for the path parameters to find."""
+def prepare_database(env: dict[str, str]) -> str:
+    """A new scratch database, migrated, with a few rows for the path parameters to find;
+    returns the API token of its first user."""
     import psycopg2
     from psycopg2 import sql
 
@@ -91,7 +100,15 @@ def prepare_database(env: dict[str, str]) -> None:
     admin.close()
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True)
-    subprocess.run([*manage, "shell", "-v", "0", "-c", SEED], env=env, cwd=ROOT, check=True)
+    seeded = subprocess.run(
+        [*manage, "shell", "-v", "0", "-c", SEED],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return seeded.stdout.split()[-1]
 
 
 def wait_for(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
@@ -110,8 +127,9 @@ def wait_for(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
 
 def fuzz(mode: str, seconds: int) -> int:
     """One run of Schemathesis against a fresh server in `mode`; its exit status."""
-    env = server_env(MODES[mode])
-    prepare_database(env)
+    require_auth, with_token = MODES[mode]
+    env = server_env(require_auth)
+    token = prepare_database(env)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -132,7 +150,11 @@ def fuzz(mode: str, seconds: int) -> int:
     report_dir = OUT / f"fuzz-{mode}"
     try:
         wait_for(f"{base}/openapi.json", server)
-        print(f"\n=== {mode}: TRACKER_REQUIRE_AUTH={MODES[mode]}, {seconds} s, {base}", flush=True)
+        credentials = ", every request with a user's token" if with_token else ""
+        print(
+            f"\n=== {mode}: TRACKER_REQUIRE_AUTH={require_auth}{credentials}, {seconds} s, {base}",
+            flush=True,
+        )
         return subprocess.run(
             [
                 str(BIN / "st"),
@@ -152,6 +174,7 @@ def fuzz(mode: str, seconds: int) -> int:
                 "junit,ndjson",
                 "--report-dir",
                 str(report_dir),
+                *(["--header", f"Authorization: Token {token}"] if with_token else []),
             ],
             cwd=ROOT,
             env={**os.environ, "SCHEMATHESIS_HOOKS": str(ROOT / "bench" / "fuzz_checks.py")},
@@ -171,9 +194,9 @@ def main() -> None:
         "--seconds",
         type=int,
         default=int(os.environ.get("FUZZ_SECONDS", "300")),
-        help="total time budget, split between the modes (default FUZZ_SECONDS or 300)",
+        help="total time budget, split between the runs (default FUZZ_SECONDS or 300)",
     )
-    parser.add_argument("--mode", choices=sorted(MODES), help="only this mode")
+    parser.add_argument("--mode", choices=list(MODES), help="only this run")
     args = parser.parse_args()
     modes = [args.mode] if args.mode else list(MODES)
     share = max(args.seconds // len(modes), 1)
