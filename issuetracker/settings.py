@@ -173,7 +173,8 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["tracker.api.schema.drop_trailing_slash_twins"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "tracker.api.schema.document_auth_and_empty_values",
+        "tracker.api.schema.document_common_responses",
+        "tracker.api.schema.document_empty_query_values",
     ],
     "ENUM_NAME_OVERRIDES": {"IssueStatusEnum": "tracker.models.Issue.Status"},
 }

@@ -26,8 +26,8 @@ ERROR_DESCRIPTIONS = {
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """The documented error responses of an operation, by status code (401 is added to
-    every operation by `document_auth_and_empty_values`)."""
+    """The documented error responses of an operation, by status code (401 and 414 are
+    added to every operation by `document_common_responses`)."""
     return {
         code: OpenApiResponse(ErrorOutput, description=ERROR_DESCRIPTIONS[code]) for code in codes
     }
@@ -105,26 +105,42 @@ def _rejects_empty(schema: dict) -> bool:
     )
 
 
-def document_auth_and_empty_values(result: dict, generator, request, public) -> dict:
-    """Postprocessing hook: every operation that takes credentials documents the 401 that
-    wrong ones get; a query parameter left empty (`?created_after=`) is ignored, as Django
-    forms ignore it, so the schema allows it (repeatable parameters excepted: there an empty
-    value is an invalid choice)."""
+def _operations(result: dict):
+    for operations in result.get("paths", {}).values():
+        yield from operations.values()
+
+
+def document_common_responses(result: dict, generator, request, public) -> dict:
+    """Postprocessing hook: the answers any operation can get before its view runs. Wrong
+    credentials are a 401 wherever credentials are taken; a request line longer than the
+    server's limit is refused by gunicorn itself (414, not JSON)."""
     unauthorized = {
         "description": ERROR_DESCRIPTIONS[401],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOutput"}}},
     }
-    for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            if any(requirement for requirement in operation.get("security", [])):
-                operation["responses"]["401"] = unauthorized
-            for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                if parameter["in"] == "query" and schema.get("type") != "array":
-                    if _rejects_empty(schema):
-                        parameter["schema"] = {"anyOf": [schema, EMPTY]}
-                    note = "An empty value is ignored."
-                    parameter["description"] = f"{parameter.get('description', '')} {note}".strip()
+    uri_too_long = {
+        "description": "URI too long: gunicorn refuses a request line over 4,094 bytes "
+        "(a proxy in front may set a lower limit)."
+    }
+    for operation in _operations(result):
+        if any(requirement for requirement in operation.get("security", [])):
+            operation["responses"]["401"] = unauthorized
+        operation["responses"]["414"] = uri_too_long
+    return result
+
+
+def document_empty_query_values(result: dict, generator, request, public) -> dict:
+    """Postprocessing hook: a query parameter left empty (`?created_after=`) is ignored, as
+    Django forms ignore it, so the schema allows it (repeatable parameters excepted: there an
+    empty value is an invalid choice)."""
+    for operation in _operations(result):
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter["in"] == "query" and schema.get("type") != "array":
+                if _rejects_empty(schema):
+                    parameter["schema"] = {"anyOf": [schema, EMPTY]}
+                note = "An empty value is ignored."
+                parameter["description"] = f"{parameter.get('description', '')} {note}".strip()
     return result
 
 

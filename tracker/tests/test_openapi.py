@@ -111,9 +111,9 @@ def operations(schema: dict):
             yield path, method, operation
 
 
-def test_every_operation_documents_the_401_of_wrong_credentials(api, schema):
+def test_every_operation_documents_the_401_of_wrong_credentials_and_the_414(api, schema):
     for path, method, operation in operations(schema):
-        assert "401" in operation["responses"], f"{method} {path}"
+        assert {"401", "414"} <= set(operation["responses"]), f"{method} {path}"
     response = api.get("/issues", HTTP_AUTHORIZATION="Token not-a-token")
     assert response.status_code == 401
     assert_matches(schema, "/issues", "get", response)
