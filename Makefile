@@ -6,7 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve db migrate superuser test lint format bench clean
+.PHONY: install run serve db migrate superuser test lint format bench fuzz clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,12 @@ format: install
 
 bench: install
 	$(PY) bench/run.py
+
+# Schemathesis against a live server on a scratch database, in both auth modes, for
+# FUZZ_SECONDS in all (default 300); fails on any 5xx or any answer the schema does not allow
+# (bench/fuzz.py).
+fuzz: install
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} $(PY) bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache

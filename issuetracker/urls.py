@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
     SpectacularRedocView,
-    SpectacularSwaggerView,
+    SpectacularSwaggerSplitView,
 )
 
 from tracker.middleware import (
@@ -18,7 +18,11 @@ from tracker.middleware import (
     drop_connection,
     wants_page,
 )
-from tracker.views import accounts, errors
+from tracker.views import accounts, api_docs, errors
+
+# The split view serves Swagger UI's start-up script from /docs?script= rather than inline.
+swagger_ui = SpectacularSwaggerSplitView.as_view(url_name="openapi-schema")
+redoc = SpectacularRedocView.as_view(url_name="openapi-schema")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="ui:issue-list", permanent=False)),
@@ -26,10 +30,11 @@ urlpatterns = [
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema")),
-    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="openapi-schema")),
+    path("docs", swagger_ui, name="swagger-ui"),
+    path("docs/", swagger_ui),
+    path("redoc", redoc, name="redoc"),
+    path("redoc/", redoc),
+    path("redoc/redoc.standalone.js", api_docs.redoc_bundle, name="redoc-bundle"),
     path("ui/", include("tracker.urls")),
     path("", include("tracker.api.urls")),
 ]

@@ -1,6 +1,5 @@
-"""Page views let a service's NotFound (e.g. IssueNotFound) propagate; it becomes the site's
-404 page here, once, instead of a try/except in every view. The API turns the same errors
-into JSON in api/exceptions.py before they get this far.
+"""The project's middleware: the Content-Security-Policy header; query strings checked
+before any view; the site's 404 page for a service's NotFound.
 
 A lost database connection (the server restarted, the backend was terminated, the network
 dropped) is never a 500: DatabaseUnavailable runs a read once more on a fresh connection,
@@ -12,11 +11,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.core.exceptions import BadRequest
 from django.core.handlers.exception import response_for_exception
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
+from rest_framework.renderers import BrowsableAPIRenderer
 
 from .errors import NotFound
 from .rules import NOT_ALLOWED_CHARACTER, escaped
@@ -56,7 +59,26 @@ class QueryParametersChecked:
         return self.get_response(request)
 
 
+class ContentSecurityPolicy(CSPMiddleware):
+    """settings.CONTENT_SECURITY_POLICY on every response. DRF's browsable API (an API path
+    opened in a browser) writes style="" attributes and a <style> element in its own
+    templates; those pages alone allow inline style, never inline script."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        browsable = isinstance(getattr(response, "accepted_renderer", None), BrowsableAPIRenderer)
+        if browsable and not report_only:
+            parts.replace = {**(parts.replace or {}), "style-src": [SELF, UNSAFE_INLINE]}
+        return parts
+
+
 class NotFoundAsPage404:
+    """Page views let a service's NotFound (e.g. IssueNotFound) propagate; it becomes the
+    site's 404 page here, once, instead of a try/except in every view. The API turns the same
+    errors into JSON in api/exceptions.py before they get this far."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 

@@ -8,7 +8,12 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -124,7 +129,14 @@ class TopAssigneesView(APIView):
     @extend_schema(
         summary="Issues per assignee",
         description="Most issues first, ties by user id; unassigned issues are not counted.",
-        parameters=[TopAssigneesParams],
+        parameters=[
+            TopAssigneesParams,
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": reports.MAX_LIMIT},
+                description="At most this many assignees.",
+            ),
+        ],
         responses={200: TopAssigneeOutput(many=True), **errors(400)},
         examples=[
             OpenApiExample(
@@ -189,7 +201,14 @@ class CreatedVsResolvedView(APIView):
     @extend_schema(
         summary="Issues created and resolved per day or week",
         description="Every period of the window appears, empty ones with zeros.",
-        parameters=[SeriesParams],
+        parameters=[
+            SeriesParams,
+            OpenApiParameter(
+                "interval",
+                {"type": "string", "enum": list(reports.INTERVALS), "default": "day"},
+                description=str(SeriesParams().fields["interval"].help_text),
+            ),
+        ],
         responses={200: SeriesPointOutput(many=True), **errors(400)},
     )
     def get(self, request):

@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from tracker.models import Comment, Issue, IssueEvent, User
-from tracker.rules import ISSUE_EDITABLE_FIELDS
+from tracker.rules import ISSUE_EDITABLE_FIELDS, ISSUE_TITLE_MAX, LABEL_NAME_MAX, USER_NAME_MAX
 
 
 class StatusField(serializers.ChoiceField):
@@ -42,6 +43,27 @@ class TextInput(serializers.CharField):
                 validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
             )
         ]
+
+    def to_internal_value(self, data: Any) -> str:
+        # A number or a boolean is not text: `{"name": 0}` is refused, not stored as "0".
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class RequiredText(TextInput):
+    """Text that must not be blank, at most `limit` characters once trimmed: the rules check
+    both, so every interface gives their message; the schema states them (api/schema.py)."""
+
+    def __init__(self, *, limit: int | None = None, **kwargs: Any) -> None:
+        self.limit = limit
+        # Not blank, for the schema; a blank value still reaches the rules (run_validation).
+        super().__init__(allow_blank=False, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":
+            return ""  # for the rules to refuse with their message
+        return super().run_validation(data)
 
 
 class StrictInput(serializers.Serializer):
@@ -74,7 +96,7 @@ def validated(serializer_class: type[serializers.Serializer], data) -> dict:
 
 class UserInput(StrictInput):
     ignored_fields = frozenset({"id"})
-    name = TextInput()
+    name = RequiredText(limit=USER_NAME_MAX)
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -142,7 +164,7 @@ class IssueFieldsInput(StrictInput):
     """The fields of rules.ISSUE_EDITABLE_FIELDS, each optional (a test holds the two
     lists together)."""
 
-    title = TextInput(required=False)
+    title = RequiredText(limit=ISSUE_TITLE_MAX, required=False)
     description = TextInput(required=False)
     status = StatusField(required=False)
     assignee_id = serializers.IntegerField(required=False, allow_null=True)
@@ -150,12 +172,12 @@ class IssueFieldsInput(StrictInput):
 
 class IssueCreateInput(IssueFieldsInput):
     ignored_fields = ISSUE_READ_ONLY_FIELDS - {"labels"}
-    title = TextInput()
+    title = RequiredText(limit=ISSUE_TITLE_MAX)
     description = TextInput(required=False, default="")
     status = StatusField(required=False, default=Issue.Status.OPEN)
     assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     labels = serializers.ListField(
-        child=TextInput(),
+        child=RequiredText(limit=LABEL_NAME_MAX),
         required=False,
         default=list,
         help_text="Label names; missing labels are created.",
@@ -173,7 +195,7 @@ class IssueUpdateInput(VersionInput, IssueFieldsInput):
 
 
 class LabelNamesField(serializers.ListField):
-    child = TextInput()
+    child = RequiredText(limit=LABEL_NAME_MAX)
 
 
 # --- Labels, comments, bulk changes.
@@ -193,7 +215,7 @@ class IssueLabelsOutput(serializers.Serializer):
 
 
 class CommentInput(StrictInput):
-    body = TextInput()
+    body = RequiredText()
     author_id = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -201,8 +223,15 @@ class CommentInput(StrictInput):
     )
 
 
+@extend_schema_field({"type": "array", "items": {"type": "integer"}, "minItems": 1})
+class IssueIdsField(serializers.ListField):
+    """Issue ids; an empty list is the service's 400 (documented as minItems)."""
+
+    child = serializers.IntegerField()
+
+
 class BulkStatusInput(StrictInput):
-    issue_ids = serializers.ListField(child=serializers.IntegerField())
+    issue_ids = IssueIdsField()
     status = StatusField()
 
 

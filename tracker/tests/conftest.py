@@ -3,7 +3,39 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from tracker import integrity
+
 from .factories import UserFactory
+
+# Fixtures through which a test reaches the database (pytest-django's, directly or not).
+DATABASE_FIXTURES = {"_django_db_helper", "db", "transactional_db", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def database_invariants_hold(request):
+    """After every test that used the database, the invariants of `manage.py check_integrity`
+    hold in what it left: a few queries on small tables, so every write path of the suite is
+    checked against them. A test that breaks them on purpose is marked `breaks_integrity`."""
+    uses_database = request.node.get_closest_marker("django_db") or (
+        DATABASE_FIXTURES & set(request.fixturenames)
+    )
+    if not uses_database or request.node.get_closest_marker("breaks_integrity"):
+        yield
+        return
+    # Set up the database first, so that it is torn down (rolled back, flushed) after this.
+    request.getfixturevalue("db")
+    yield
+    found = integrity.violations(limit=5)
+    if found:
+        pytest.fail(
+            "The test left the database breaking its invariants:\n"
+            + "\n".join(
+                f"  {finding.check.description}: {example}"
+                for finding in found
+                for example in finding.examples
+            ),
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -1,9 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import factory
 
-from tracker.models import Comment, Issue, Label, User
+from tracker.models import Comment, Issue, IssueEvent, Label, User
 from tracker.rules import name_key
+
+
+def record_creation(issues: Iterable[Issue]) -> None:
+    """The one issue_created event every issue has (tracker/integrity.py), at the issue's
+    version, for rows a test wrote directly."""
+    IssueEvent.objects.bulk_create(
+        IssueEvent(issue=issue, event=IssueEvent.Kind.ISSUE_CREATED, version=issue.version)
+        for issue in issues
+    )
+
 
 # Tests call Factory.create() rather than Factory(): the metaclass's __call__ is untyped, so
 # mypy would take Factory() for an instance of the factory rather than of the model.
@@ -25,14 +37,20 @@ class LabelFactory(factory.django.DjangoModelFactory[Label]):
 
 
 class IssueFactory(factory.django.DjangoModelFactory[Issue]):
-    """A row written directly, without events: for tests of reads. Tests of writes go
-    through the services."""
+    """A row written directly, with only its issue_created event: for tests of reads. Tests
+    of writes go through the services."""
 
     class Meta:
         model = Issue
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Issue {n}")
     status = Issue.Status.OPEN
+
+    @factory.post_generation
+    def created_event(issue: Issue, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:
+            record_creation([issue])
 
 
 class CommentFactory(factory.django.DjangoModelFactory[Comment]):

@@ -17,7 +17,8 @@ BASE_DIR = Path(__file__).resolve().parents[2]
     [
         (["manage.py", "check"], 1),
         (["manage.py", "migrate", "--no-input"], 1),
-        # What gunicorn does in each worker; 3 makes it stop rather than boot workers forever.
+        # What a server does in each worker; 3 makes gunicorn stop rather than boot workers
+        # forever (granian stops on any worker's exit).
         (["-c", "import issuetracker.wsgi"], 3),
     ],
 )

@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 from django.utils.functional import SimpleLazyObject
 
 from issuetracker.urls import handler500
-from tracker import selectors
+from tracker import selectors, services
 from tracker.models import Comment, Issue, User
 from tracker.views import errors
 
@@ -221,7 +221,7 @@ def _textareas(html: str) -> dict[str, str]:
 
 @pytest.mark.django_db
 def test_a_comment_refused_for_its_token_is_given_back_escaped(user):
-    issue = Issue.objects.create(title="Talk")
+    issue = services.issue_create(title="Talk")
     body = "First line <script>alert(1)</script>\nSecond & last"
     response = _strict_client().post(
         f"/ui/issues/{issue.pk}/comments/",
@@ -241,7 +241,7 @@ def test_a_comment_refused_for_its_token_is_given_back_escaped(user):
 
 @pytest.mark.django_db
 def test_an_edit_refused_for_its_token_gives_back_the_text_not_the_bookkeeping():
-    issue = Issue.objects.create(title="Before", description="Old")
+    issue = services.issue_create(title="Before", description="Old")
     data = {
         "version": 1,
         "title": "After",
@@ -266,7 +266,7 @@ def test_an_edit_refused_for_its_token_gives_back_the_text_not_the_bookkeeping()
 
 @pytest.mark.django_db
 def test_labels_refused_for_their_token_share_one_box():
-    issue = Issue.objects.create(title="Labelled")
+    issue = services.issue_create(title="Labelled")
     response = _strict_client().post(
         f"/ui/issues/{issue.pk}/labels/",
         {"version": 1, "labels": ["bug", "docs"], "new_labels": "needs triage"},

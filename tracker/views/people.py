@@ -35,16 +35,21 @@ def _asks_to_confirm(error: ValidationError) -> bool:
 
 
 def _workload(row: dict, busiest: int) -> list[dict]:
-    """Each status's share of the bar drawn beside a person, scaled to the busiest person."""
-    return [
-        {
-            "status": status,
-            "label": Issue.Status(status).label,
-            "percent": round(100 * row[status] / busiest, 1) if busiest else 0,
-        }
-        for status in reports.STATUSES
-        if row[status]
-    ]
+    """Each status's part of the bar drawn beside a person, scaled to the busiest person:
+    where it starts and how wide it is, in percent of the bar."""
+    parts, done = [], 0
+    for status in reports.STATUSES:
+        if row[status]:
+            parts.append(
+                {
+                    "status": status,
+                    "label": Issue.Status(status).label,
+                    "start": round(100 * done / busiest, 1),
+                    "percent": round(100 * row[status] / busiest, 1),
+                }
+            )
+            done += row[status]
+    return parts
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -1,5 +1,5 @@
 """The tracker works offline and behind a firewall: no page fetches anything from another
-host (ReDoc's own "powered by" logo is stopped by the page's content security policy)."""
+host, nor even tries to (ReDoc's bundle is served without its "powered by" logo)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tracker.models import Issue, User
-from tracker.tests.factories import IssueFactory, UserFactory
+from tracker.tests.factories import IssueFactory, UserFactory, record_creation
 
 from .conftest import screenshot
 
@@ -46,7 +46,7 @@ def fill_tracker() -> list[User]:
                 resolved_at=resolved,
             )
         )
-    Issue.objects.bulk_create(issues)
+    record_creation(Issue.objects.bulk_create(issues))
     return people
 
 
