@@ -19,6 +19,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
+from django.urls import get_resolver
 from rest_framework.renderers import BrowsableAPIRenderer
 
 from .errors import NotFound
@@ -55,7 +56,9 @@ class QueryParametersChecked:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         for name, values in request.GET.lists():
             if any(NOT_ALLOWED_CHARACTER.search(text) for text in (name, *values)):
-                raise QueryParameterRefused(name)
+                # Answered here by the 400 handler: raised, it would be logged as a fault.
+                handler: Callable[..., HttpResponse] = get_resolver().resolve_error_handler(400)
+                return handler(request, QueryParameterRefused(name))
         return self.get_response(request)
 
 

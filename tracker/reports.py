@@ -6,14 +6,25 @@ raise Django's ValidationError with a code, which the API renders as a 400.
 
 Time buckets follow the active time zone (settings.TIME_ZONE unless a request activated
 another), so a "day" is the day of the people reading the report, not a UTC day.
+
+Each report is cached (settings.CACHES: local memory, or Redis for several servers) under
+the data's generation: the last ids taken for a timeline event and for a person. Every
+change to an issue or its comments writes an event in its transaction, so a change (or a
+person added) moves the generation and the next read computes the report afresh. An entry also expires after REPORT_CACHE_SECONDS,
+which bounds what the generation does not see: a person renamed, or a report computed while
+a change was committing.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
@@ -28,6 +39,43 @@ INTERVALS = ("day", "week")
 MAX_PERIODS = 400
 MAX_LIMIT = 10_000  # top_assignees: more rows than any team has people
 DEFAULT_PERIODS = {"day": 30, "week": 12}
+REPORT_CACHE_SECONDS = 5
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def data_generation() -> str:
+    """The last ids taken for a timeline event and for a person: they move with every change
+    to issues and comments, and with every person added (sequences' last values, read
+    without scanning anything)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT last_value FROM issue_events_id_seq),"
+            " (SELECT last_value FROM users_id_seq)"
+        )
+        row = cursor.fetchone()
+    return f"{row[0]}.{row[1]}" if row else ""
+
+
+def cached_report(report: Callable[P, R]) -> Callable[P, R]:
+    """`report`, cached under its arguments, the active time zone and the data generation."""
+
+    @functools.wraps(report)
+    def cached(*args: P.args, **kwargs: P.kwargs) -> R:
+        arguments = repr(
+            (sorted(kwargs.items()), args, timezone.get_current_timezone_name())
+        ).encode()
+        key = (
+            f"report:{report.__name__}:{data_generation()}:{hashlib.sha256(arguments).hexdigest()}"
+        )
+        found = cache.get(key)
+        if found is None:
+            found = report(*args, **kwargs)
+            cache.set(key, found, REPORT_CACHE_SECONDS)
+        return cast(R, found)
+
+    return cached
 
 
 def _rows(sql: str, params: dict) -> list[dict]:
@@ -79,6 +127,7 @@ _PEOPLE_SQL = f"""
 """
 
 
+@cached_report
 def top_assignees(*, limit: int | None = None, status: str | None = None) -> list[dict]:
     """Assignees with their issue counts, most issues first, ties by user id.
 
@@ -93,11 +142,13 @@ def top_assignees(*, limit: int | None = None, status: str | None = None) -> lis
     return _rows(_TOP_ASSIGNEES_SQL, {"limit": limit, "status": status})
 
 
+@cached_report
 def status_counts() -> dict[str, int]:
     """Issues per status, every status present (zeros included), in workflow order."""
     return selectors.issue_status_counts()
 
 
+@cached_report
 def people_summary() -> list[dict]:
     """Every user with their assigned issues per status (and `total`), by name without
     regard to case, then id."""
@@ -129,6 +180,7 @@ def _exact_timedelta(seconds: Decimal) -> timedelta:
     return timedelta(microseconds=int(seconds.scaleb(6).to_integral_value(ROUND_HALF_EVEN)))
 
 
+@cached_report
 def resolution_latency(*, since: datetime | None = None, until: datetime | None = None) -> dict:
     """How long closed issues took from creation to resolution.
 
@@ -244,6 +296,7 @@ def series_window(
     return since, until
 
 
+@cached_report
 def created_vs_resolved(
     *, interval: str = "day", since: date | None = None, until: date | None = None
 ) -> list[dict]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tracker import integrity
@@ -9,6 +10,13 @@ from .factories import UserFactory
 
 # Fixtures through which a test reaches the database (pytest-django's, directly or not).
 DATABASE_FIXTURES = {"_django_db_helper", "db", "transactional_db", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: tests roll their data back, but not the event
+    sequence a cached report is keyed by."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

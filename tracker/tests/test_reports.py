@@ -4,11 +4,13 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import environ
 import pytest
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from tracker import reports
+from tracker import reports, services
 from tracker.models import Issue
 
 from .factories import IssueFactory, UserFactory
@@ -295,5 +297,52 @@ def test_each_report_is_one_query(call, django_assert_num_queries):
     for user in UserFactory.create_batch(3):
         IssueFactory.create_batch(2, assignee=user)
         closed(T0, timedelta(hours=2), assignee=user)
+    # The report's one query, after the data generation its cache entry is keyed by.
+    with django_assert_num_queries(2):
+        call()
     with django_assert_num_queries(1):
         call()
+
+
+# --- The cache.
+
+
+def test_a_report_is_served_from_the_cache_until_anything_changes(django_assert_num_queries):
+    alice = UserFactory.create(name="Alice")
+    services.issue_create(title="One", assignee_id=alice.pk)
+    first = reports.top_assignees()
+    with django_assert_num_queries(1):  # the generation only
+        assert reports.top_assignees() == first
+    # Any change shows at once: a new issue, a status change, a comment.
+    services.issue_create(title="Two", assignee_id=alice.pk)
+    assert reports.top_assignees()[0]["total"] == 2
+    issue = services.issue_create(title="Three", assignee_id=alice.pk)
+    services.issue_update(issue_id=issue.pk, version=1, status="closed")
+    assert reports.top_assignees()[0]["closed"] == 1
+    assert reports.resolution_latency()["resolved_count"] == 1
+
+
+def test_cached_reports_are_keyed_by_their_arguments_and_time_zone(django_assert_num_queries):
+    alice = UserFactory.create(name="Alice")
+    services.issue_create(title="One", assignee_id=alice.pk)
+    assert reports.top_assignees(status="closed") == []
+    assert len(reports.top_assignees(status="open")) == 1
+    reports.created_vs_resolved(interval="day")
+    with django_assert_num_queries(2):  # the generation, then the report: not the day's
+        reports.created_vs_resolved(interval="week")
+    with timezone.override("Pacific/Kiritimati"), django_assert_num_queries(2):
+        reports.created_vs_resolved(interval="day")
+
+
+def test_the_cache_can_be_redis_for_several_servers(settings, django_assert_num_queries):
+    """CACHE_URL=redis://... as several app nodes share it (Redis runs beside PostgreSQL)."""
+    settings.CACHES = {"default": environ.Env.cache_url_config("redis://127.0.0.1:6379/15")}
+    cache.clear()
+    alice = UserFactory.create(name="Alice")
+    services.issue_create(title="One", assignee_id=alice.pk)
+    first = reports.top_assignees()
+    with django_assert_num_queries(1):
+        assert reports.top_assignees() == first
+    services.issue_create(title="Two", assignee_id=alice.pk)
+    assert reports.top_assignees()[0]["total"] == 2
+    cache.clear()
