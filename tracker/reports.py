@@ -10,9 +10,9 @@ another), so a "day" is the day of the people reading the report, not a UTC day.
 Each report is cached (settings.CACHES: local memory, or Redis for several servers) under
 the data's generation: the last ids taken for a timeline event and for a person. Every
 change to an issue or its comments writes an event in its transaction, so a change (or a
-person added) moves the generation and the next read computes the report afresh. An entry also expires after REPORT_CACHE_SECONDS,
-which bounds what the generation does not see: a person renamed, or a report computed while
-a change was committing.
+person added) moves the generation and the next read computes the report afresh. An entry
+also expires after REPORT_CACHE_SECONDS, which bounds what the generation does not see: a
+person renamed, or a report computed while a change was committing.
 """
 
 from __future__ import annotations

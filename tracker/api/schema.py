@@ -65,8 +65,10 @@ class TrackerAutoSchema(AutoSchema):
         return schema
 
 
-# What rules.NOT_ALLOWED_CHARACTER refuses, but CR (the rules make it a newline first).
-NOT_ALLOWED = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\ud800-\\udfff"
+# What rules.NOT_ALLOWED_CHARACTER refuses, but CR (the rules make it a newline first) and
+# the lone surrogates (not characters at all, so no schema string holds one).
+NOT_ALLOWED = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+ALLOWED_TEXT = f"^[^{NOT_ALLOWED}]*$"
 
 
 @functools.cache
@@ -85,6 +87,17 @@ def not_only_white_space() -> str:
     return f"^[^{NOT_ALLOWED}]*[^{''.join(ranges)}{NOT_ALLOWED}][^{NOT_ALLOWED}]*$"
 
 
+class TextInputExtension(OpenApiSerializerFieldExtension):
+    """serializers.TextInput: any text the rules accept, blank included."""
+
+    target_class = "tracker.api.serializers.TextInput"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema["pattern"] = ALLOWED_TEXT
+        return schema
+
+
 class RequiredTextExtension(OpenApiSerializerFieldExtension):
     """serializers.RequiredText: the service refuses blank text (with its own message), and
     text over the field's limit once trimmed; the schema says so with minLength (as for any
@@ -92,6 +105,7 @@ class RequiredTextExtension(OpenApiSerializerFieldExtension):
     maxLength."""
 
     target_class = "tracker.api.serializers.RequiredText"
+    priority = 1  # over TextInputExtension, whose class it extends
 
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
@@ -138,10 +152,13 @@ def document_common_responses(result: dict, generator, request, public) -> dict:
 def document_empty_query_values(result: dict, generator, request, public) -> dict:
     """Postprocessing hook: a query parameter left empty (`?created_after=`) is ignored, as
     Django forms ignore it, so the schema allows it (repeatable parameters excepted: there an
-    empty value is an invalid choice)."""
+    empty value is an invalid choice). A free-text parameter holds no control character
+    (middleware.QueryParametersChecked)."""
     for operation in _operations(result):
         for parameter in operation.get("parameters", []):
             schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not _rejects_empty(schema):
+                schema["pattern"] = ALLOWED_TEXT
             if parameter["in"] == "query" and schema.get("type") != "array":
                 if _rejects_empty(schema):
                     parameter["schema"] = {"anyOf": [schema, EMPTY]}
