@@ -6,7 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve db migrate superuser test lint format bench fuzz clean
+.PHONY: install run serve db migrate superuser test lint format bench bench-http bench-slow fuzz clean
 
 install: $(VENV)/.installed
 
@@ -52,8 +52,19 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every figure beside a baseline measured in the same run (see README, Benchmarks).
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/http_bench.py
+	$(PY) bench/slow_clients.py
+
+# The hot API paths over HTTP with wrk (PEER_URL=... to compare with another server).
+bench-http: install
+	$(PY) bench/http_bench.py
+
+# 200 clients trickling headers or bodies while ordinary requests are timed; a long upload.
+bench-slow: install
+	$(PY) bench/slow_clients.py
 
 # Schemathesis against a live server on a scratch database, in both auth modes, for
 # FUZZ_SECONDS in all (default 300); fails on any 5xx or any answer the schema does not allow

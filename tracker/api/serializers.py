@@ -156,6 +156,43 @@ class IssueDetailOutput(IssueOutput):
         fields = [*IssueOutput.Meta.fields, "comments"]
 
 
+# The answers of the hot writes, built without a serializer's per-request set-up (a
+# ModelSerializer builds its fields anew for every instance); test_api.py holds each one to
+# its serializer's output for the same object.
+_TIMESTAMP = serializers.DateTimeField()
+
+
+def _timestamp(value: Any) -> str | None:
+    return None if value is None else _TIMESTAMP.to_representation(value)
+
+
+def issue_data(issue: Issue) -> dict[str, Any]:
+    """IssueOutput(issue).data, for an issue a service returned with its `label_names`."""
+    return {
+        "id": issue.pk,
+        "title": issue.title,
+        "description": issue.description,
+        "status": issue.status,
+        "version": issue.version,
+        "assignee_id": issue.assignee_id,
+        "labels": list(issue.label_names),
+        "created_at": _timestamp(issue.created_at),
+        "updated_at": _timestamp(issue.updated_at),
+        "resolved_at": _timestamp(issue.resolved_at),
+    }
+
+
+def comment_data(comment: Comment) -> dict[str, Any]:
+    """CommentOutput(comment).data."""
+    return {
+        "id": comment.pk,
+        "body": comment.body,
+        "issue_id": comment.issue_id,
+        "author_id": comment.author_id,
+        "created_at": _timestamp(comment.created_at),
+    }
+
+
 # Fields of the issue's representation that clients often send back; inputs drop them.
 ISSUE_READ_ONLY_FIELDS = frozenset(IssueDetailOutput.Meta.fields) - set(ISSUE_EDITABLE_FIELDS)
 

@@ -130,7 +130,7 @@ class IssueListCreateView(TrackerView):
     def post(self, request):
         data = self.validated_body()
         issue = services.issue_create(**data, actor=actor_of(request), source=SOURCE)
-        return Response(s.IssueOutput(issue).data, status=status.HTTP_201_CREATED)
+        return Response(s.issue_data(issue), status=status.HTTP_201_CREATED)
 
 
 class IssueDetailView(TrackerView):
@@ -161,7 +161,7 @@ class IssueDetailView(TrackerView):
         issue = services.issue_update(
             issue_id=issue_id, actor=actor_of(request), source=SOURCE, **data
         )
-        return Response(s.IssueOutput(issue).data)
+        return Response(s.issue_data(issue))
 
 
 class IssueLabelsView(TrackerView):
@@ -231,7 +231,7 @@ class IssueCommentsView(TrackerView):
             actor=actor_of(request),
             source=SOURCE,
         )
-        return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+        return Response(s.comment_data(comment), status=status.HTTP_201_CREATED)
 
 
 class IssueTimelineView(TrackerView):

@@ -8,8 +8,10 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tracker import services
+from tracker.api import serializers as s
 from tracker.models import Comment, Issue, IssueEvent, Label
 
 from .factories import IssueFactory, LabelFactory, UserFactory
@@ -617,3 +619,14 @@ def test_with_logins_required_people_comment_only_as_themselves(api, login_user,
         f"/issues/{issue.pk}/comments", {"body": "x", "author_id": login_user.pk}, format="json"
     )
     assert mine.status_code == 201
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_write_answers_are_the_serializers_output(user, zone):
+    with timezone.override(zone):
+        issue = services.issue_create(title="x", labels=["b", "A"], assignee_id=user.pk)
+        assert s.issue_data(issue) == s.IssueOutput(issue).data
+        updated = services.issue_update(issue_id=issue.pk, version=1, status="closed")
+        assert s.issue_data(updated) == s.IssueOutput(updated).data
+        comment = services.comment_add(issue_id=issue.pk, body="c", author_id=user.pk)
+        assert s.comment_data(comment) == s.CommentOutput(comment).data
