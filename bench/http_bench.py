@@ -50,10 +50,11 @@ def request(base: str, method: str, path: str, body: object = None) -> object:
         return json.loads(response.read())
 
 
-def upload_csv(base: str, text: str) -> dict:
+def upload_csv(base: str, text: str, *, filename: str = "bulk.csv") -> dict:
+    """POST /issues/import of `text` as a multipart upload; the answer's JSON."""
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="bulk.csv"\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
         f"Content-Type: text/csv\r\n\r\n{text}\r\n--{boundary}--\r\n"
     ).encode()
     req = urllib.request.Request(base + "/issues/import", data=body, method="POST")

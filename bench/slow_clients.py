@@ -20,12 +20,11 @@ import statistics
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_bench import free_port, psql, start_tracker, stop
+from http_bench import free_port, psql, start_tracker, stop, upload_csv
 
 
 async def trickle(host: str, port: int, head: bytes, tail: bytes, until: float) -> str:
@@ -113,22 +112,14 @@ def long_upload(base: str, megabytes: int) -> None:
     row = "a long import row with some text in it,,open,and a description of it\n"
     rows = max(1, megabytes * 1_000_000 // len(row))
     text = line + row * rows
-    boundary = uuid.uuid4().hex
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
-        f"Content-Type: text/csv\r\n\r\n{text}\r\n--{boundary}--\r\n"
-    ).encode()
-    request = urllib.request.Request(base + "/issues/import", data=body, method="POST")
-    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=900) as response:
-            answer = response.read()
-        outcome = f"HTTP {response.status}, {answer[:80]!r}"
+        answer = upload_csv(base, text, filename="big.csv")
+        outcome = f"answered, {answer['created']:,} issues created"
     except Exception as exc:  # the outcome is the figure
         outcome = f"failed: {exc!r}"
     print(
-        f"upload of {len(body) / 1e6:.1f} MB ({rows:,} rows): {outcome} "
+        f"upload of {len(text) / 1e6:.1f} MB ({rows:,} rows): {outcome} "
         f"after {time.perf_counter() - started:.1f} s"
     )
 
