@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django_filters.fields import IsoDateTimeField
 
 from .models import Issue, IssueLabel
-from .rules import name_key, parse_id, utc_offset_error
+from .rules import in_utc, name_key, parse_id
 
 ORDERINGS = ("id", "created_at", "updated_at", "title", "status")
 ORDERING_CHOICES = [(name, name) for name in ORDERINGS] + [(f"-{n}", f"-{n}") for n in ORDERINGS]
 
 
 class InstantField(IsoDateTimeField):
-    """An ISO 8601 date-time whose UTC offset PostgreSQL can read: `+20:01` parses in Python
-    but would fail the query, so it is refused here as invalid input."""
+    """An ISO 8601 date-time, as the same instant in UTC (rules.in_utc): `+20:01` is a valid
+    offset that PostgreSQL would not read."""
 
-    def validate(self, value) -> None:
-        super().validate(value)
-        if value is not None and (error := utc_offset_error(value)) is not None:
-            raise error
+    def to_python(self, value: Any) -> Any:
+        moment = super().to_python(value)
+        return in_utc(moment) if moment is not None else None
 
 
 class InstantFilter(django_filters.IsoDateTimeFilter):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -127,22 +127,16 @@ def parse_id(text: str) -> int | None:
     return None
 
 
-# PostgreSQL reads a UTC offset of at most 15:59:59 either way, and no fraction of a second;
-# Python's datetime takes any offset under 24 hours. Every real zone is within -12:00..+14:00.
-MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
-
-
-def utc_offset_error(moment: datetime) -> ValidationError | None:
-    """Why PostgreSQL could not read this date-time's UTC offset, or None when it can: an
-    offset beyond +-15:59 or not in whole minutes (a query with one would fail, not match)."""
-    offset = moment.utcoffset()
-    if offset is None or (
-        abs(offset) <= MAX_UTC_OFFSET and offset % timedelta(minutes=1) == timedelta(0)
-    ):
-        return None
-    return ValidationError(
-        "The UTC offset must be whole minutes from -15:59 to +15:59", code="invalid_utc_offset"
-    )
+def in_utc(moment: datetime) -> datetime:
+    """An aware `moment` as the same instant in UTC, so PostgreSQL reads it whatever its
+    offset (it takes at most +-15:59; a date-time may carry up to +-23:59). An instant before
+    the year 1 or after 9999 in UTC is the calendar's first or last one."""
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def invalid_assignee() -> ValidationError:

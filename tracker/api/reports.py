@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracker import reports
-from tracker.rules import utc_offset_error
+from tracker.rules import in_utc
 
 from .schema import errors
 from .serializers import StatusField, validated
@@ -56,9 +56,7 @@ class InstantField(serializers.Field):
                 return timezone.make_aware(datetime.combine(day, time.min))
             if moment is None:
                 self.fail("invalid")
-            if (error := utc_offset_error(moment)) is not None:
-                raise serializers.ValidationError(error.messages, code=error.code)
-            return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+            return in_utc(moment) if timezone.is_aware(moment) else timezone.make_aware(moment)
         except OverflowError:  # a date at the very end (or start) of the calendar
             self.fail("invalid")
 

@@ -3,7 +3,7 @@ rules every interface applies."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,8 +16,8 @@ from tracker.rules import (
     CSV_COLUMNS,
     ISSUE_EDITABLE_FIELDS,
     csv_columns_help,
+    in_utc,
     merge_label_names,
-    utc_offset_error,
 )
 
 
@@ -158,20 +158,18 @@ def test_an_invalid_status_is_shown_escaped():
 
 
 @pytest.mark.parametrize(
-    ("offset", "refused"),
-    [
-        (timedelta(0), False),
-        (timedelta(hours=14), False),
-        (timedelta(hours=-15, minutes=-59), False),
-        (timedelta(hours=16), True),
-        (timedelta(hours=-20, minutes=-1), True),
-        (timedelta(hours=5, minutes=30, seconds=30), True),
-    ],
+    "offset",
+    [timedelta(0), timedelta(hours=16), timedelta(hours=-20, minutes=-1), timedelta(seconds=30.5)],
 )
-def test_utc_offsets_postgresql_cannot_read_are_refused(offset, refused):
+def test_any_offset_becomes_the_same_instant_in_utc(offset):
     moment = datetime(2026, 1, 1, tzinfo=timezone(offset))
-    error = utc_offset_error(moment)
-    assert (error is not None) == refused
-    if error is not None:
-        assert error.code == "invalid_utc_offset"
-    assert utc_offset_error(datetime(2026, 1, 1)) is None
+    assert in_utc(moment) == moment
+    assert in_utc(moment).utcoffset() == timedelta(0)
+    assert in_utc(datetime(2026, 1, 1)) == datetime(2026, 1, 1)
+
+
+def test_instants_beyond_the_calendar_in_utc_are_its_ends():
+    first = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    last = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12)))
+    assert in_utc(first) == datetime.min.replace(tzinfo=UTC)
+    assert in_utc(last) == datetime.max.replace(tzinfo=UTC)
