@@ -55,7 +55,9 @@ class QueryParametersChecked:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         for name, values in request.GET.lists():
-            if any(NOT_ALLOWED_CHARACTER.search(text) for text in (name, *values)):
+            # CR is allowed, as in text the rules take (they make it a newline).
+            texts = (name, *values)
+            if any(NOT_ALLOWED_CHARACTER.search(text.replace("\r", "")) for text in texts):
                 # Answered here by the 400 handler: raised, it would be logged as a fault.
                 handler: Callable[..., HttpResponse] = get_resolver().resolve_error_handler(400)
                 return handler(request, QueryParameterRefused(name))
