@@ -211,7 +211,12 @@ class IssueCreateInput(IssueFieldsInput):
     ignored_fields = ISSUE_READ_ONLY_FIELDS - {"labels"}
     title = RequiredText(limit=ISSUE_TITLE_MAX)
     description = TextInput(required=False, default="")
-    status = StatusField(required=False, default=Issue.Status.OPEN)
+    status = StatusField(
+        required=False,
+        default=Issue.Status.OPEN,
+        allow_blank=True,
+        help_text="Empty or left out: open.",
+    )
     assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     labels = serializers.ListField(
         child=RequiredText(limit=LABEL_NAME_MAX),

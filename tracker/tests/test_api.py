@@ -3,6 +3,7 @@ The rules themselves are tested in test_services.py."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -630,3 +631,16 @@ def test_write_answers_are_the_serializers_output(user, zone):
         assert s.issue_data(updated) == s.IssueOutput(updated).data
         comment = services.comment_add(issue_id=issue.pk, body="c", author_id=user.pk)
         assert s.comment_data(comment) == s.CommentOutput(comment).data
+
+
+def test_an_empty_status_on_create_means_open_as_the_schema_says(api, schema_doc=None):
+    response = api.post("/issues", {"title": "x", "status": ""}, format="json")
+    assert (response.status_code, response.json()["status"]) == (201, "open")
+    schema = api.get("/openapi.json").json()
+    status = schema["components"]["schemas"]["IssueCreateInputRequest"]["properties"]["status"]
+    assert "" in json.dumps(status)
+    # A PATCH to an empty status is still refused.
+    patch = api.patch(
+        f"/issues/{response.json()['id']}", {"status": "", "version": 1}, format="json"
+    )
+    assert patch.status_code == 400
