@@ -154,12 +154,17 @@ def _body(data: bytes, *, more: bool) -> Message:
 
 def _environ(scope: Scope, body: IO[bytes], length: int) -> dict[str, Any]:
     """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body is `body`."""
+    # ASGI's path includes root_path; WSGI's PATH_INFO is what follows SCRIPT_NAME.
+    root_path = scope.get("root_path", "")
+    path = scope["path"]
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :]
     server = scope.get("server") or ("127.0.0.1", 80)
     client = scope.get("client") or ("", 0)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": scope.get("root_path", "").encode("utf-8").decode("latin-1"),
-        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
+        "SCRIPT_NAME": root_path.encode("utf-8").decode("latin-1"),
+        "PATH_INFO": path.encode("utf-8").decode("latin-1"),
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
         "SERVER_NAME": server[0],
         "SERVER_PORT": str(server[1]),
@@ -184,7 +189,9 @@ def _environ(scope: Scope, body: IO[bytes], length: int) -> dict[str, Any]:
         if name == "CONTENT_LENGTH":
             continue  # the length of what arrived, above
         key = f"HTTP_{name}"
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
+        # Several Cookie fields (HTTP/2 sends one per cookie) are one cookie string.
+        joiner = "; " if name == "COOKIE" else ","
+        environ[key] = f"{environ[key]}{joiner}{value}" if key in environ else value
     return environ
 
 

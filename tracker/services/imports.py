@@ -32,7 +32,7 @@ from tracker.imports.rows import (
     read_ahead,
     row_errors,
 )
-from tracker.models import Issue, IssueEvent, IssueLabel, User
+from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
 from tracker.rules import invalid_assignee, name_key, resolved_at_for
 
 from . import events
@@ -64,10 +64,10 @@ class _Assignees:
 
 
 def _write_batch(
-    rows: list[CheckedRow], *, change: Change, assignees: _Assignees, label_ids: dict[str, int]
+    rows: list[CheckedRow], *, change: Change, assignees: _Assignees, labels: dict[str, Label]
 ) -> None:
     """Insert a batch of valid rows with their events and labels. Call inside the import's
-    transaction. `label_ids`: the ids of the labels met so far, by `name_key`."""
+    transaction. `labels`: the labels met so far, by `name_key`."""
     ids = pg_copy.reserve_ids(Issue._meta.db_table, len(rows))
     stamp = change.at.isoformat()
     pg_copy.copy_lines(
@@ -80,6 +80,13 @@ def _write_batch(
             for pk, r in zip(ids, rows, strict=True)
         ),
     )
+    new_names: dict[str, str] = {}  # the first spelling in the file wins, as in a row
+    for r in rows:
+        for name in r.labels:
+            if (key := name_key(name)) not in labels:
+                new_names.setdefault(key, name)
+    if new_names:
+        labels.update(labels_get_or_create(list(new_names.values())))
     events.record(
         change,
         [
@@ -91,20 +98,15 @@ def _write_batch(
                 assignee_name=assignees.names.get(r.assignee_id)
                 if r.assignee_id is not None
                 else None,
-                labels=r.labels,
+                # As stored: a row's `bug` is the label `Bug` when that exists.
+                labels=[labels[name_key(name)].name for name in r.labels],
             )
             for pk, r in zip(ids, rows, strict=True)
         ],
         bulk=True,
     )
-    new_names = {
-        key: name for r in rows for name in r.labels if (key := name_key(name)) not in label_ids
-    }
-    if new_names:
-        created = labels_get_or_create(list(new_names.values()))
-        label_ids.update({key: label.pk for key, label in created.items()})
     links = [
-        f"{pk}\t{label_ids[name_key(name)]}\n"
+        f"{pk}\t{labels[name_key(name)].pk}\n"
         for pk, r in zip(ids, rows, strict=True)
         for name in r.labels
     ]
@@ -135,7 +137,7 @@ def issues_import(
         failed_rows.start(header)
     result = ImportResult(ignored_columns=columns.ignored, dry_run=dry_run)
     assignees = _Assignees()
-    label_ids: dict[str, int] = {}
+    labels: dict[str, Label] = {}
     change = Change(events.recorded_actor(actor), source, timezone.now())
 
     checked_batches = (
@@ -160,7 +162,7 @@ def issues_import(
             result.total_rows += len(checked)
             result.created += len(valid)
             if valid and not dry_run:
-                _write_batch(valid, change=change, assignees=assignees, label_ids=label_ids)
+                _write_batch(valid, change=change, assignees=assignees, labels=labels)
             if progress is not None:
                 progress(result.total_rows, bytes_read)
     return result

@@ -15,7 +15,7 @@ from tracker.imports import pg_copy
 from tracker.imports.rows import FailedRowsReport, ImportResult
 from tracker.imports.uploads import check_upload
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
-from tracker.services import issues_import
+from tracker.services import issues_import, label_save
 
 from .factories import LabelFactory, UserFactory
 
@@ -395,3 +395,12 @@ def test_only_the_guard_in_front_of_a_formula_is_stripped():
     first, second = Issue.objects.order_by("id")
     assert (first.title, first.description) == ("'hello", "=1+1")
     assert second.title == "'=2"
+
+
+def test_the_created_event_names_labels_as_they_are_stored():
+    label_save(name="Bug")
+    run("title,labels\nx,bug;NEW\ny,new\n")
+    created = IssueEvent.objects.filter(event="issue_created").order_by("id")
+    details = list(created.values_list("details", flat=True))
+    assert [d["labels"] for d in details] == [["Bug", "NEW"], ["NEW"]]
+    assert set(Label.objects.values_list("name", flat=True)) == {"Bug", "NEW"}

@@ -192,3 +192,22 @@ def test_clients_trickling_bodies_do_not_hold_the_threads(served):
     finally:
         for sock in slow:
             sock.close()
+
+
+def test_the_environ_joins_cookie_fields_as_one_cookie_and_strips_the_root_path():
+    seen: dict = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        start_response("204 No Content", [])
+        return []
+
+    scope = {
+        **SCOPE,
+        "root_path": "/tracker",
+        "path": "/tracker/issues/1",
+        "headers": [(b"cookie", b"sessionid=abc"), (b"cookie", b"csrftoken=xyz")],
+    }
+    call(WSGIBridge(app, threads=1, max_bytes=10), scope, [b""])
+    assert seen["HTTP_COOKIE"] == "sessionid=abc; csrftoken=xyz"
+    assert (seen["SCRIPT_NAME"], seen["PATH_INFO"]) == ("/tracker", "/issues/1")
