@@ -54,6 +54,7 @@ def _object(fields: tuple[tuple[str, str], ...]) -> str:
 
 
 ISSUE_SQL = _object(ISSUE_FIELDS_SQL)
+USER_SQL = _object(USER_FIELDS_SQL)
 ISSUE_DETAIL_SQL = _object(
     (
         *ISSUE_FIELDS_SQL,
@@ -103,7 +104,7 @@ def with_issue_json(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
 
 
 def with_user_json(queryset: QuerySet[User]) -> QuerySet[User]:
-    sql, params = _positional(_object(USER_FIELDS_SQL))
+    sql, params = _positional(USER_SQL)
     return queryset.only("id").annotate(
         json=RawSQL(f"{sql}::text", params, output_field=TextField())
     )
