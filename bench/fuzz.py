@@ -86,13 +86,12 @@ def server_env(require_auth: str) -> dict[str, str]:
 def prepare_database(env: dict[str, str]) -> str:
     """A new scratch database, migrated, with a few rows for the path parameters to find;
     returns the API token of its first user."""
-    import psycopg2
-    from psycopg2 import sql
+    import psycopg
+    from psycopg import sql
 
     url = env["DATABASE_URL"]
     name = url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
+    admin = psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
     with admin.cursor() as cursor:
         database = sql.Identifier(name)
         cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))

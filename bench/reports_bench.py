@@ -86,7 +86,7 @@ def bench_reports(n_issues: int) -> list[dict]:
 
     runs = 7 if n_issues >= 100_000 else 15
     connection.ensure_connection()
-    raw = connection.connection  # the psycopg2 connection, below Django's cursor wrapper
+    raw = connection.connection  # the psycopg connection, below Django's cursor wrapper
     rows = []
     for name, call in _reports():
         sql = _sql_of(call)

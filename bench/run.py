@@ -84,7 +84,8 @@ def copy_baseline(path: Path) -> float:
         truncate(cursor)
     started = time.perf_counter()
     with connection.cursor() as cursor, path.open(encoding="utf-8") as handle:
-        cursor.copy_expert(
+        copy_in(
+            cursor,
             "COPY issues (title, description, status, assignee_id, version, created_at, "
             "updated_at, resolved_at) FROM STDIN",
             handle,
@@ -98,6 +99,13 @@ def copy_baseline(path: Path) -> float:
 IMPORT_TABLES = ("issues", "issue_events", "issue_labels")
 
 
+def copy_in(cursor, statement: str, handle) -> None:
+    """COPY ... FROM STDIN of an open file, in 1 MB chunks."""
+    with cursor.copy(statement) as copy:
+        while data := handle.read(1 << 20):
+            copy.write(data)
+
+
 def copy_all_baseline() -> float:
     """Seconds for PostgreSQL's COPY of everything the import wrote (issues, their events and
     label links), dumped from the tables and loaded back in one transaction: the import
@@ -107,14 +115,15 @@ def copy_all_baseline() -> float:
     dumps = {table: OUT / f"{table}.dump" for table in IMPORT_TABLES}
     with connection.cursor() as cursor:
         for table, path in dumps.items():
-            with path.open("w", encoding="utf-8") as handle:
-                cursor.copy_expert(f"COPY {table} TO STDOUT", handle)
+            with path.open("wb") as out, cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                for data in copy:
+                    out.write(data)
         truncate(cursor)
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         for table, path in dumps.items():
             with path.open(encoding="utf-8") as handle:
-                cursor.copy_expert(f"COPY {table} FROM STDIN", handle)
+                copy_in(cursor, f"COPY {table} FROM STDIN", handle)
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
         for table, path in dumps.items():

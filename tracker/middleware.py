@@ -108,14 +108,14 @@ def connection_lost(exc: BaseException | None) -> bool:
     dropped), not a query failing: an OperationalError or InterfaceError (Django's or the
     driver's) that the server did not answer with an SQLSTATE, or whose SQLSTATE says the
     connection is going away."""
-    # The backend's DB-API module (psycopg2), which the stubs do not declare.
+    # The backend's DB-API module (psycopg), which the stubs do not declare.
     driver = connection.Database  # type: ignore[attr-defined]
     if not isinstance(
         exc, OperationalError | InterfaceError | driver.OperationalError | driver.InterfaceError
     ):
         return False
     cause = exc if isinstance(exc, driver.Error) else exc.__cause__
-    pgcode = getattr(cause, "pgcode", None)
+    pgcode = getattr(cause, "sqlstate", None)
     return not pgcode or str(pgcode).startswith(CONNECTION_LOST_PREFIXES)
 
 

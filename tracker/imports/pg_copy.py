@@ -32,9 +32,9 @@ def escape(text: str) -> str:
 class LineStream:
     """A read-only file whose `read()` takes the next lines on demand.
 
-    psycopg2 sends COPY data chunk by chunk as it reads it, and the server inserts each
-    chunk while Python formats the next, so the two work side by side instead of in turn
-    (and no batch is ever held in memory as one big string).
+    COPY takes the data chunk by chunk as it is read, and the server inserts each chunk
+    while Python formats the next, so the two work side by side instead of in turn (and no
+    batch is ever held in memory as one big string).
     """
 
     def __init__(self, lines: Iterable[str]) -> None:
@@ -64,12 +64,13 @@ def copy_lines(table: str, columns: Sequence[str], lines: Iterable[str]) -> None
     through `escape()`, NULL as `NULL`, each line ending in a newline. `table` and
     `columns` are identifiers from the code, never from user input.
     """
-    with connection.cursor() as cursor:
-        # `size` passed by position: Django's debug cursor wrapper forwards only positional
-        # arguments to copy_expert (it logs the COPY like any other query).
-        cursor.copy_expert(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN", LineStream(lines), CHUNK_CHARS
-        )
+    stream = LineStream(lines)
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        while chunk := stream.read(CHUNK_CHARS):
+            copy.write(chunk)
 
 
 def reserve_ids(table: str, count: int) -> list[int]:

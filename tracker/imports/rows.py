@@ -175,7 +175,7 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
     """Yield from `items`, computing the next one in a helper thread meanwhile.
 
     Parsing and checking a batch (Python) then overlaps the writing of the previous one
-    (PostgreSQL, while psycopg2 waits with the GIL released). The helper thread never
+    (PostgreSQL, while the driver waits with the GIL released). The helper thread never
     touches the database, and at most two batches are in memory at once.
     """
     done = object()

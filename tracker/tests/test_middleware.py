@@ -9,7 +9,7 @@ import json
 import logging
 import time
 
-import psycopg2
+import psycopg
 import pytest
 from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
@@ -27,9 +27,8 @@ def terminate_backend() -> None:
     """Terminate the backend of Django's connection from another connection, and wait
     until it is gone."""
     connection.ensure_connection()
-    pid = connection.connection.get_backend_pid()
-    other = psycopg2.connect(**connection.get_connection_params())
-    other.autocommit = True
+    pid = connection.connection.info.backend_pid
+    other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     try:
         with other.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])

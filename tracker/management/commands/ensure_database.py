@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import psycopg2
+from typing import Any
+
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from psycopg2 import sql
+from psycopg import sql
 
 
 class Command(BaseCommand):
@@ -13,22 +15,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         db = settings.DATABASES["default"]
-        params = {
+        params: dict[str, Any] = {
             "host": db.get("HOST") or None,
             "port": db.get("PORT") or None,
             "user": db.get("USER") or None,
             "password": db.get("PASSWORD") or None,
         }
         try:
-            conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **params)
-        except psycopg2.OperationalError as exc:
+            conn = psycopg.connect(dbname="postgres", connect_timeout=5, autocommit=True, **params)
+        except psycopg.OperationalError as exc:
             where = f"{params['host'] or 'local socket'}:{params['port'] or 5432}"
             raise CommandError(
                 f"Cannot reach PostgreSQL at {where} as user {params['user'] or '(default)'}: "
                 "start PostgreSQL or set DATABASE_URL to a server you can reach "
                 f"(driver said: {str(exc).strip().splitlines()[0]})."
             ) from exc
-        conn.autocommit = True
         try:
             with conn.cursor() as cursor:
                 cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
