@@ -6,7 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve db migrate superuser test lint format bench bench-http bench-slow fuzz clean
+.PHONY: install run worker serve db migrate superuser test lint format bench bench-http bench-slow fuzz clean
 
 install: $(VENV)/.installed
 
@@ -22,9 +22,19 @@ db: install
 migrate: db
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py migrate --no-input
 
-# Local development server with debug on.
+# Local development: the web server with debug on and a background worker beside it; Ctrl-C
+# stops both.
 run: migrate
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-true}; \
+	$(PY) manage.py procrastinate worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The background worker alone (run it beside `make serve`, as many as you like, on any
+# machine that reaches the database): the Procfile's `worker:` line.
+worker: install
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-false} $(PY) manage.py procrastinate worker \
+		--concurrency $${WORKER_CONCURRENCY:-4}
 
 # An admin account for /admin/ and the pages' login (asks for username, name and password).
 superuser: migrate

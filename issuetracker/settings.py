@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "procrastinate.contrib.django",
     "tracker",
 ]
 
@@ -235,5 +236,19 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The queue says at INFO what it registers at every start; its worker's job lines
+        # (started, succeeded, failed) are kept.
+        "procrastinate.periodic": {"level": "WARNING"},
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.manager": {"level": "WARNING"},
+        "procrastinate.app": {"level": "WARNING"},
+    },
 }
+
+# Background jobs (procrastinate, in this database): tasks live in tracker/tasks.py; the worker
+# is `manage.py procrastinate worker` (Procfile `worker:`).
+PROCRASTINATE_ON_APP_READY = "tracker.tasks.on_app_ready"
+# Finished jobs are kept this long (hours) for the admin, then pruned by a periodic task.
+TRACKER_JOBS_KEEP_HOURS = env.int("TRACKER_JOBS_KEEP_HOURS", default=24 * 7)

@@ -4,6 +4,7 @@ issues whose edits go through the services, so they bump the version and write e
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,11 +13,12 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from . import selectors, services
 from .errors import DomainError, error_message
 from .forms import add_service_errors
-from .models import Comment, Issue, IssueEvent, Label, User
+from .models import Comment, Issue, IssueEvent, Job, JobFailure, Label, User
 from .rules import ISSUE_EDITABLE_FIELDS
 
 ADMIN = IssueEvent.Source.ADMIN
@@ -272,3 +274,72 @@ class IssueAdmin(admin.ModelAdmin):
     @admin.action(description="Reopen selected issues")
     def reopen_issues(self, request, queryset):
         self._bulk(request, queryset, Issue.Status.OPEN)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the workers: shown, never edited here."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "attempts",
+        "progress_done",
+        "progress_total",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "short_error",
+    )
+    list_filter = ("kind", "status")
+    readonly_fields = [field.name for field in Job._meta.fields]
+
+    @admin.display(description="error")
+    def short_error(self, job: Job) -> str:
+        return job.error[:120]
+
+
+@admin.register(JobFailure)
+class JobFailureAdmin(ReadOnlyAdmin):
+    """Every attempt of a queued job that raised (the queue's own job list is beside it)."""
+
+    list_display = ("queue_job_id", "task_name", "attempt", "at", "short_error")
+    list_filter = ("task_name",)
+    search_fields = ("=queue_job_id",)
+    readonly_fields = [field.name for field in JobFailure._meta.fields]
+
+    @admin.display(description="error")
+    def short_error(self, failure: JobFailure) -> str:
+        return failure.error.splitlines()[-1][:160] if failure.error else ""
+
+
+_QueueJobAdmin: Any = type(admin.site.get_model_admin(ProcrastinateJob))
+admin.site.unregister(ProcrastinateJob)
+
+
+@admin.register(ProcrastinateJob)
+class QueueJobAdmin(_QueueJobAdmin):
+    """The queue's jobs (state, attempts) with the error of their last failed attempt."""
+
+    list_display = [*_QueueJobAdmin.list_display, "attempts", "last_error"]
+    fields = [*_QueueJobAdmin.fields, "last_error"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "pk", "last_error"]
+
+    @admin.display(description="last error")
+    def last_error(self, job) -> str:
+        failure = JobFailure.objects.filter(queue_job_id=job.pk).first()
+        return failure.error.splitlines()[-1][:300] if failure else ""

@@ -32,6 +32,11 @@ class IssueNotFound(NotFound):
     default_message = "Issue not found"
 
 
+class JobNotFound(NotFound):
+    code = "job_not_found"
+    default_message = "Job not found"
+
+
 class VersionConflict(DomainError):
     """The issue changed since the version the client read; nothing was written."""
 

@@ -274,3 +274,67 @@ class IssueEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} on issue {self.issue_id}"
+
+
+class Job(models.Model):
+    """Background work that a person started and follows (an import): its state, progress
+    and result, as `GET /jobs/{id}` shows them. The queue's own job (procrastinate's) runs it;
+    this row is what people see, written by `services.jobs`."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import"
+        CHECK = "check"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="How many times a worker started it."
+    )
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    queue_job_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The queue's job that runs this one."
+    )
+
+    class Meta:
+        db_table = "jobs"
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress_done__gte=0), name="jobs_progress_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status})"
+
+
+class JobFailure(models.Model):
+    """An attempt of a queued job that raised: what the admin shows as the job's error."""
+
+    queue_job_id = models.BigIntegerField(db_index=True)
+    task_name = models.CharField(max_length=128)
+    attempt = models.PositiveIntegerField()
+    error = models.TextField()
+    at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        db_table = "job_failures"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"job {self.queue_job_id} attempt {self.attempt}"

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import reports, views
+from . import jobs, reports, views
 
 
 def both(route: str, view, name: str) -> list:
@@ -23,6 +23,7 @@ urlpatterns = [
     *both(
         "issues/<int:issue_id>/timeline", views.IssueTimelineView.as_view(), "api-issue-timeline"
     ),
+    *both("jobs/<int:job_id>", jobs.JobDetailView.as_view(), "api-job"),
     *both("reports/top-assignees", reports.TopAssigneesView.as_view(), "api-report-top-assignees"),
     *both("reports/latency", reports.LatencyView.as_view(), "api-report-latency"),
     *both(

@@ -66,11 +66,38 @@ def remove_hook(hook: Hook) -> None:
     _hooks.remove(hook)
 
 
-def record(change: Change, events: Sequence[Event], *, bulk: bool = False) -> None:
-    """Write `events` and call the hooks. Call inside `transaction.atomic`, in the
-    transaction of the change the events describe.
+@dataclass(frozen=True, slots=True)
+class Outbox:
+    """Follow-up work written in the statement that writes the events.
 
-    `bulk`: write with COPY (an import's batch of thousands); the rows get no ids back.
+    `sql` is a data-modifying query (an INSERT ... SELECT ... RETURNING) run as a common
+    table expression of that statement: it reads the change's events from `ev(issue_id,
+    event, version, details)` and the change from `%(actor_id)s`, `%(source)s` and
+    `%(at)s`, and it sees every row the change wrote before. What it returns reaches
+    `after(change, rows)` (each row a dict), which defers the jobs for it; `after` is not
+    called when the query returned nothing. So a change that needs no follow-up costs no
+    extra round trip, and one that does costs one (the defer), all in its transaction.
+    """
+
+    name: str
+    sql: str
+    after: Callable[[Change, list[dict[str, Any]]], None]
+
+
+_outboxes: dict[str, Outbox] = {}
+
+
+def add_outbox(outbox: Outbox) -> Outbox:
+    _outboxes[outbox.name] = outbox
+    return outbox
+
+
+def record(change: Change, events: Sequence[Event], *, bulk: bool = False) -> None:
+    """Write `events`, fill the outboxes and call the hooks. Call inside
+    `transaction.atomic`, in the transaction of the change the events describe.
+
+    `bulk`: write with COPY (an import's batch of thousands); the outboxes then take one
+    statement of their own for the batch.
     """
     if not events:
         return
@@ -78,21 +105,55 @@ def record(change: Change, events: Sequence[Event], *, bulk: bool = False) -> No
         raise RuntimeError("events.record() must run inside the change's transaction")
     if bulk:
         _copy(change, events)
+        _fill_outboxes(change, events, write_events=False)
     else:
-        IssueEvent.objects.bulk_create(
-            IssueEvent(
-                issue_id=event.issue_id,
-                event=event.kind,
-                version=event.version,
-                actor=change.actor,
-                source=change.source,
-                created_at=change.at,
-                details=event.details,
-            )
-            for event in events
-        )
+        _fill_outboxes(change, events, write_events=True)
     for hook in _hooks:
         hook(change, events)
+
+
+_WRITE_EVENTS = """
+    written AS (
+        INSERT INTO issue_events (issue_id, event, version, actor_id, created_at, details, source)
+        SELECT issue_id, event, version, %(actor_id)s, %(at)s, details, %(source)s FROM ev
+    )"""
+
+
+def _fill_outboxes(change: Change, events: Sequence[Event], *, write_events: bool) -> None:
+    outboxes = list(_outboxes.values())
+    if not outboxes and not write_events:
+        return
+    parts = [
+        "ev AS (SELECT * FROM unnest(%(issue_ids)s::bigint[], %(kinds)s::text[],"
+        " %(versions)s::int[], %(details)s::jsonb[]) AS ev(issue_id, event, version, details))"
+    ]
+    if write_events:
+        parts.append(_WRITE_EVENTS)
+    parts += [f"outbox_{i} AS ({outbox.sql})" for i, outbox in enumerate(outboxes)]
+    if outboxes:
+        select = " UNION ALL ".join(
+            f"SELECT {i}, row_to_json(outbox_{i})::text FROM outbox_{i}"
+            for i in range(len(outboxes))
+        )
+    else:
+        select = "SELECT NULL, NULL WHERE false"
+    params: dict[str, Any] = {
+        "issue_ids": [e.issue_id for e in events],
+        "kinds": [str(e.kind) for e in events],
+        "versions": [e.version for e in events],
+        "details": [json.dumps(e.details) for e in events],
+        "actor_id": change.actor_id,
+        "source": change.source,
+        "at": change.at,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} {select}", params)
+        rows = cursor.fetchall()
+    by_outbox: dict[int, list[dict[str, Any]]] = {}
+    for index, row in rows:
+        by_outbox.setdefault(index, []).append(json.loads(row))
+    for index, found in sorted(by_outbox.items()):
+        outboxes[index].after(change, found)
 
 
 def _copy(change: Change, events: Sequence[Event]) -> None:
