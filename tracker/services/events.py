@@ -88,8 +88,13 @@ _outboxes: dict[str, Outbox] = {}
 
 
 def add_outbox(outbox: Outbox) -> Outbox:
+    """Register `outbox` (replacing one of the same name); returns it."""
     _outboxes[outbox.name] = outbox
     return outbox
+
+
+def remove_outbox(name: str) -> None:
+    _outboxes.pop(name, None)
 
 
 def record(change: Change, events: Sequence[Event], *, bulk: bool = False) -> None:

@@ -99,3 +99,99 @@ def test_record_outside_a_transaction_is_refused(hook, monkeypatch):
     with pytest.raises(RuntimeError, match="inside the change's transaction"):
         events.record(Change(None, "api", timezone.now()), [issue_event])
     assert hook.calls == []
+
+
+class FakeOutbox:
+    """An outbox writing into a temporary table: what the issue looked like in the change's
+    transaction, and the calls of its `after`."""
+
+    SQL = (
+        "INSERT INTO outbox_seen (issue_id, event, version, title, actor_id)"
+        " SELECT ev.issue_id, ev.event, ev.version, i.title, %(actor_id)s"
+        " FROM ev JOIN issues i ON i.id = ev.issue_id"
+        " RETURNING issue_id, event, version, title"
+    )
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Change, list[dict]]] = []
+
+    def after(self, change: Change, rows: list[dict]) -> None:
+        assert transaction.get_connection().in_atomic_block
+        self.calls.append((change, rows))
+
+
+@pytest.fixture
+def outbox() -> Iterator[FakeOutbox]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE outbox_seen"
+            " (issue_id bigint, event text, version int, title text, actor_id bigint)"
+        )
+    fake = FakeOutbox()
+    events.add_outbox(events.Outbox("fake", FakeOutbox.SQL, fake.after))
+    yield fake
+    events.remove_outbox("fake")
+
+
+def seen() -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT issue_id, event, version, title, actor_id FROM outbox_seen")
+        return cursor.fetchall()
+
+
+def test_an_outbox_is_filled_in_the_statement_that_writes_the_events(outbox):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice = UserFactory.create(name="Alice")
+    issue = services.issue_create(title="Crash", actor=alice)
+    with CaptureQueriesContext(connection) as queries:
+        services.issue_update(issue_id=issue.pk, version=1, title="Crash on save")
+    writing = [q["sql"] for q in queries.captured_queries if "issue_events" in q["sql"]]
+    assert len(writing) == 1 and "outbox_seen" in writing[0]
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("INSERT INTO outbox")]
+    # The outbox sees the issue as the change left it, in the change's transaction.
+    assert seen() == [
+        (issue.pk, "issue_created", 1, "Crash", alice.pk),
+        (issue.pk, "title_changed", 2, "Crash on save", None),
+    ]
+    assert [[row["event"] for row in rows] for _, rows in outbox.calls] == [
+        ["issue_created"],
+        ["title_changed"],
+    ]
+
+
+def test_an_outbox_of_a_rolled_back_change_keeps_nothing(outbox):
+    issue = services.issue_create(title="Crash")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.issue_update(issue_id=issue.pk, version=1, status="closed")
+        raise RuntimeError("the request fails after the change")
+    assert [event for _, event, *_ in seen()] == ["issue_created"]
+
+
+def test_an_import_fills_an_outbox_once_per_batch(outbox):
+    text = "title\n" + "".join(f"issue {n}\n" for n in range(25))
+    services.issues_import(io.BytesIO(text.encode()), batch_size=10)
+    assert [len(rows) for _, rows in outbox.calls] == [10, 10, 5]
+    assert len(seen()) == 25
+
+
+def test_after_is_not_called_when_the_outbox_wrote_nothing():
+    calls = []
+    events.add_outbox(
+        events.Outbox(
+            "nothing",
+            "SELECT 1 AS never FROM ev WHERE false",
+            lambda change, rows: calls.append(rows),
+        )
+    )
+    try:
+        services.issue_create(title="Crash")
+    finally:
+        events.remove_outbox("nothing")
+    assert calls == []
+    assert IssueEvent.objects.count() == 1
