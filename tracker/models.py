@@ -312,6 +312,7 @@ class Job(models.Model):
 
     class Meta:
         db_table = "jobs"
+        verbose_name = "background job"
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
@@ -334,6 +335,7 @@ class JobFailure(models.Model):
 
     class Meta:
         db_table = "job_failures"
+        verbose_name = "job failure"
         ordering = ["-id"]
 
     def __str__(self) -> str:

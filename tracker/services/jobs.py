@@ -65,8 +65,9 @@ def job_get(job_id: int, *, viewer: User | None = None) -> Job:
 
 
 def job_started(job_id: int, *, total: int | None = None) -> None:
-    """The job runs (again, after a retry: its progress starts over)."""
-    Job.objects.filter(pk=job_id).update(
+    """The job runs (again, after a retry: its progress starts over). Raises JobNotFound
+    when its row is gone (pruned or deleted in the admin): there is nothing to run."""
+    started = Job.objects.filter(pk=job_id).update(
         status=Status.RUNNING,
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
@@ -75,6 +76,8 @@ def job_started(job_id: int, *, total: int | None = None) -> None:
         progress_total=total,
         error="",
     )
+    if not started:
+        raise JobNotFound(f"Job {job_id} not found")
 
 
 def job_succeeded(job_id: int, result: Any) -> None:

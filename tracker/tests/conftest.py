@@ -46,6 +46,30 @@ def database_invariants_hold(request):
         )
 
 
+QUEUE_TABLES = (
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_jobs",
+    "procrastinate_workers",
+)
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(request):
+    """Tests on real transactions leave no queued job behind for the next test's worker:
+    the queue's tables are not models that Django's flush empties."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    yield
+    if transactional:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {', '.join(QUEUE_TABLES)} CASCADE")
+
+
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()

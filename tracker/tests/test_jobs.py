@@ -69,3 +69,47 @@ def test_job_visibility_follows_the_auth_mode(api, settings):
         assert api.get(f"/jobs/{job.pk}").status_code == status
     missing = api.get("/jobs/999999")
     assert (missing.status_code, missing.json()["code"]) == (404, "job_not_found")
+
+
+def test_old_finished_jobs_and_failures_are_pruned():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tracker.models import JobFailure
+
+    old = timezone.now() - timedelta(hours=200)
+    finished = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
+    jobs.job_succeeded(finished.pk, {})
+    Job.objects.filter(pk=finished.pk).update(finished_at=old)
+    recent = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
+    jobs.job_failed(recent.pk, "boom")
+    waiting = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
+    jobs.failure_record(1, CHECK, 1, RuntimeError("old"))
+    JobFailure.objects.update(at=old)
+    jobs.failure_record(2, CHECK, 1, RuntimeError("new"))
+    assert jobs.jobs_prune(168) == 1
+    assert set(Job.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
+    assert list(JobFailure.objects.values_list("error", flat=True)) == ["RuntimeError: new"]
+
+
+def test_a_failing_attempt_is_recorded_for_the_admin(admin_client):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from tracker.models import JobFailure
+
+    job = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
+    Job.objects.filter(pk=job.pk).delete()  # the task then fails: its row is gone
+    with running_worker():
+        wait_until(lambda: JobFailure.objects.exists())
+        wait_until(lambda: ProcrastinateJob.objects.get(pk=job.queue_job_id).status == "failed")
+    failure = JobFailure.objects.get()
+    assert (failure.queue_job_id, failure.task_name, failure.attempt) == (
+        job.queue_job_id,
+        CHECK,
+        1,
+    )
+    page = admin_client.get("/admin/procrastinate/procrastinatejob/")
+    assert page.status_code == 200
+    assert failure.error.splitlines()[-1] in page.content.decode()
+    assert admin_client.get(f"/admin/tracker/jobfailure/{failure.pk}/change/").status_code == 200
