@@ -17,6 +17,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHECK = "tracker.tasks.check"
 
 
+def queued(job: Job) -> ProcrastinateJob:
+    """The queue's job that runs `job`."""
+    assert job.queue_job_id is not None
+    return ProcrastinateJob.objects.get(pk=job.queue_job_id)
+
+
 def test_a_job_deferred_in_a_rolled_back_transaction_does_not_exist():
     with pytest.raises(RuntimeError), transaction.atomic():
         jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
@@ -28,7 +34,7 @@ def test_a_job_deferred_in_a_rolled_back_transaction_does_not_exist():
 
 def test_a_committed_job_is_in_the_queue_before_any_worker_runs():
     job = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
-    queued = ProcrastinateJob.objects.get(pk=job.queue_job_id)
+    queued = queued(job)
     assert (queued.task_name, queued.status, queued.args) == (CHECK, "todo", {"job_id": job.pk})
 
 
@@ -41,7 +47,7 @@ def test_a_real_worker_runs_a_job_and_the_api_shows_it(api):
     assert body["status"] == "succeeded"
     assert body["started_at"] and body["finished_at"]
     assert body["result"]["worker"]
-    assert ProcrastinateJob.objects.get(pk=job.queue_job_id).status == "succeeded"
+    assert queued(job).status == "succeeded"
 
 
 def test_two_workers_never_run_the_same_job_twice():
@@ -53,7 +59,7 @@ def test_two_workers_never_run_the_same_job_twice():
         )
     done = Job.objects.filter(pk__in=[job.pk for job in created])
     assert sorted(set(done.values_list("attempts", flat=True))) == [1]
-    workers = {job.result["worker"] for job in done}
+    workers = {(job.result or {})["worker"] for job in done}
     assert len(workers) == 2, "both workers took jobs"
 
 
@@ -94,15 +100,13 @@ def test_old_finished_jobs_and_failures_are_pruned():
 
 
 def test_a_failing_attempt_is_recorded_for_the_admin(admin_client):
-    from procrastinate.contrib.django.models import ProcrastinateJob
-
     from tracker.models import JobFailure
 
     job = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
     Job.objects.filter(pk=job.pk).delete()  # the task then fails: its row is gone
     with running_worker():
         wait_until(lambda: JobFailure.objects.exists())
-        wait_until(lambda: ProcrastinateJob.objects.get(pk=job.queue_job_id).status == "failed")
+        wait_until(lambda: queued(job).status == "failed")
     failure = JobFailure.objects.get()
     assert (failure.queue_job_id, failure.task_name, failure.attempt) == (
         job.queue_job_id,
