@@ -34,8 +34,12 @@ def test_a_job_deferred_in_a_rolled_back_transaction_does_not_exist():
 
 def test_a_committed_job_is_in_the_queue_before_any_worker_runs():
     job = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
-    queued = queued(job)
-    assert (queued.task_name, queued.status, queued.args) == (CHECK, "todo", {"job_id": job.pk})
+    in_queue = queued(job)
+    assert (in_queue.task_name, in_queue.status, in_queue.args) == (
+        CHECK,
+        "todo",
+        {"job_id": job.pk},
+    )
 
 
 def test_a_real_worker_runs_a_job_and_the_api_shows_it(api):
