@@ -195,7 +195,10 @@ SPECTACULAR_SETTINGS = {
         "tracker.api.schema.document_common_responses",
         "tracker.api.schema.document_empty_query_values",
     ],
-    "ENUM_NAME_OVERRIDES": {"IssueStatusEnum": "tracker.models.Issue.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "IssueStatusEnum": "tracker.models.Issue.Status",
+        "EventEnum": "tracker.models.IssueEvent.Kind",
+    },
 }
 
 # Content-Security-Policy on every response (django-csp): nothing from another host, and no

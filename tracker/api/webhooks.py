@@ -94,7 +94,9 @@ class WebhookListView(StaffView):
     pagination_class = IdPagination
     input_serializers = {"POST": WebhookInput}
 
-    @extend_schema(summary="Webhooks (staff)", responses={200: WebhookOutput(many=True)})
+    @extend_schema(
+        summary="Webhooks (staff)", responses={200: WebhookOutput(many=True), **errors(400)}
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(Webhook.objects.order_by("id"))
         return self.get_paginated_response(WebhookOutput(page, many=True).data)
@@ -143,7 +145,7 @@ class DeliveryListView(StaffView):
 
     @extend_schema(
         summary="A webhook's deliveries, newest first (staff)",
-        responses={200: DeliveryOutput(many=True), **errors(404)},
+        responses={200: DeliveryOutput(many=True), **errors(400, 404)},
     )
     def get(self, request: Request, webhook_id: int) -> Response:
         webhook = webhooks.webhook_get(webhook_id)
