@@ -195,7 +195,10 @@ SPECTACULAR_SETTINGS = {
         "tracker.api.schema.document_common_responses",
         "tracker.api.schema.document_empty_query_values",
     ],
-    "ENUM_NAME_OVERRIDES": {"IssueStatusEnum": "tracker.models.Issue.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "IssueStatusEnum": "tracker.models.Issue.Status",
+        "EventEnum": "tracker.models.IssueEvent.Kind",
+    },
 }
 
 # Content-Security-Policy on every response (django-csp): nothing from another host, and no
@@ -252,3 +255,10 @@ LOGGING = {
 PROCRASTINATE_ON_APP_READY = "tracker.tasks.on_app_ready"
 # Finished jobs are kept this long (hours) for the admin, then pruned by a periodic task.
 TRACKER_JOBS_KEEP_HOURS = env.int("TRACKER_JOBS_KEEP_HOURS", default=24 * 7)
+
+# Outgoing webhooks (tracker/services/webhooks.py). Addresses on loopback, private, link-local
+# and reserved networks are refused unless this is on (a receiver on the same machine).
+TRACKER_WEBHOOK_ALLOW_PRIVATE = env.bool("TRACKER_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Each attempt's timeout, and the first wait before a retry (doubled at each of the 8 attempts).
+TRACKER_WEBHOOK_TIMEOUT_SECONDS = env.float("TRACKER_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+TRACKER_WEBHOOK_RETRY_SECONDS = env.float("TRACKER_WEBHOOK_RETRY_SECONDS", default=10.0)

@@ -18,8 +18,19 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from . import selectors, services
 from .errors import DomainError, error_message
 from .forms import add_service_errors
-from .models import Comment, Issue, IssueEvent, Job, JobFailure, Label, User
+from .models import (
+    Comment,
+    Issue,
+    IssueEvent,
+    Job,
+    JobFailure,
+    Label,
+    User,
+    Webhook,
+    WebhookDelivery,
+)
 from .rules import ISSUE_EDITABLE_FIELDS
+from .services import webhooks
 
 ADMIN = IssueEvent.Source.ADMIN
 # The admin form's name of each editable field: the assignee is picked as a user.
@@ -343,3 +354,135 @@ class QueueJobAdmin(_QueueJobAdmin):
     def last_error(self, job) -> str:
         failure = JobFailure.objects.filter(queue_job_id=job.pk).first()
         return failure.error.splitlines()[-1][:300] if failure else ""
+
+
+class WebhookForm(forms.ModelForm):
+    """The secret is write-only: a blank field keeps the current one (required when adding).
+    The URL and events are checked by the service, as the API's are."""
+
+    url = forms.CharField(max_length=2000, help_text="An http or https URL.")
+
+    secret = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Signs each delivery. Leave blank to keep the current secret.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=IssueEvent.Kind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ("url", "secret", "events", "active")
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        checks = [
+            ("url", lambda: webhooks.url_check(data.get("url", ""))),
+            ("events", lambda: webhooks.events_check(data.get("events") or [])),
+        ]
+        if data.get("secret") or not self.instance.pk:
+            checks.append(("secret", lambda: webhooks.secret_check(data.get("secret", ""))))
+        for _field, check in checks:
+            try:
+                check()
+            except ValidationError as exc:
+                add_service_errors(self, exc)
+        return data
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = (
+        "delivery_id",
+        "event",
+        "issue_id",
+        "version",
+        "status",
+        "attempts",
+        "last_status_code",
+        "created_at",
+        "delivered_at",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        # The latest 20: the full list is under Webhook deliveries.
+        ids = list(super().get_queryset(request).order_by("-id").values_list("id", flat=True)[:20])
+        return super().get_queryset(request).filter(id__in=ids)
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    form = WebhookForm
+    list_display = ("id", "url", "active", "event_list", "created_at", "updated_at")
+    list_filter = ("active",)
+    inlines = [DeliveryInline]
+
+    @admin.display(description="events")
+    def event_list(self, webhook: Webhook) -> str:
+        return ", ".join(webhook.events) or "all"
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            changes = {"url": data["url"], "events": data["events"], "active": data["active"]}
+            if data.get("secret"):
+                changes["secret"] = data["secret"]
+            saved = webhooks.webhook_update(webhook_id=obj.pk, **changes)
+        else:
+            saved = webhooks.webhook_create(
+                url=data["url"], secret=data["secret"], events=data["events"], active=data["active"]
+            )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        webhooks.webhook_delete(webhook_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for webhook_id in queryset.values_list("pk", flat=True):
+            webhooks.webhook_delete(webhook_id=webhook_id)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Every delivery with its attempts; "Redeliver" sends the selected ones again."""
+
+    list_display = (
+        "id",
+        "webhook",
+        "event",
+        "issue_id",
+        "version",
+        "status",
+        "attempts",
+        "last_status_code",
+        "duration_ms",
+        "created_at",
+        "delivered_at",
+    )
+    list_filter = ("status", "event", "webhook")
+    search_fields = ("=delivery_id", "=issue_id")
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+    actions = ["redeliver"]
+
+    @admin.action(description="Redeliver the selected deliveries")
+    def redeliver(self, request, queryset):
+        count = 0
+        for webhook_id, delivery_id in queryset.order_by("id").values_list(
+            "webhook_id", "delivery_id"
+        ):
+            webhooks.delivery_redeliver(webhook_id=webhook_id, delivery_id=delivery_id)
+            count += 1
+        self.message_user(request, f"{count} deliveries queued again.", messages.SUCCESS)

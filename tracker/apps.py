@@ -5,3 +5,8 @@ class TrackerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tracker"
     verbose_name = "Issue tracker"
+
+    def ready(self) -> None:
+        from tracker.services import webhooks
+
+        webhooks.register_outbox()

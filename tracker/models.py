@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
@@ -340,3 +341,65 @@ class JobFailure(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.queue_job_id} attempt {self.attempt}"
+
+
+class Webhook(models.Model):
+    """An address that receives every change of the issues (or the events named in
+    `events`) as a signed POST, sent by a worker (services/webhooks.py)."""
+
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(
+        max_length=255, help_text="Signs each delivery (X-Tracker-Signature-256); never shown."
+    )
+    events = ArrayField(
+        models.CharField(max_length=32, choices=IssueEvent.Kind.choices),
+        default=list,
+        blank=True,
+        help_text="The events sent; empty for all of them.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        db_table = "webhooks"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or to be sent) to one webhook. `body` is the exact JSON sent, built
+    in the transaction of the change; `log` holds every attempt."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.UUIDField(unique=True)
+    event = models.CharField(max_length=32, choices=IssueEvent.Kind.choices)
+    issue_id = models.BigIntegerField()
+    version = models.PositiveIntegerField(null=True, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    response_snippet = models.TextField(blank=True, default="")
+    log = models.JSONField(
+        default=list, blank=True, help_text="Every attempt: when, status code, duration, error."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "webhook_deliveries"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["webhook", "-id"], name="webhook_deliveries_hook_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} on issue {self.issue_id} to webhook {self.webhook_id}"

@@ -11,15 +11,18 @@ import contextlib
 import logging
 import os
 import socket
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
-from procrastinate import App, JobContext
+from django.utils import timezone
+from procrastinate import App, BaseRetryStrategy, JobContext, RetryDecision
 from procrastinate.contrib.django import app
+from procrastinate.jobs import Job as QueueJob
 
-from tracker.services import jobs
+from tracker.services import jobs, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +84,22 @@ def check(job_id: int) -> None:
     """A worker answers: `manage.py check_worker` queues this and waits for it."""
     jobs.job_started(job_id)
     jobs.job_succeeded(job_id, {"worker": f"{socket.gethostname()}:{os.getpid()}"})
+
+
+class DeliveryRetryStrategy(BaseRetryStrategy):
+    """A webhook job is retried, in place, when a delivery asks for it (its wait grows with
+    that delivery's own attempts, not the job's: a batch retries for each of its deliveries).
+    The job keeps its id and lock, so the webhook's later jobs wait behind it: order holds."""
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: QueueJob
+    ) -> RetryDecision | None:
+        if isinstance(exception, webhooks.DeliveryToRetry):
+            return RetryDecision(retry_at=timezone.now() + timedelta(seconds=exception.wait))
+        return None
+
+
+@app.task(queue="webhooks", retry=DeliveryRetryStrategy())
+def deliver_webhooks(webhook_id: int, delivery_ids: list[int]) -> None:
+    """Sends a change's (or a batch's) deliveries to one webhook, in order."""
+    webhooks.deliveries_send(webhook_id=webhook_id, delivery_ids=delivery_ids)

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import jobs, reports, views
+from . import jobs, reports, views, webhooks
 
 
 def both(route: str, view, name: str) -> list:
@@ -24,6 +24,18 @@ urlpatterns = [
         "issues/<int:issue_id>/timeline", views.IssueTimelineView.as_view(), "api-issue-timeline"
     ),
     *both("jobs/<int:job_id>", jobs.JobDetailView.as_view(), "api-job"),
+    *both("webhooks", webhooks.WebhookListView.as_view(), "api-webhooks"),
+    *both("webhooks/<int:webhook_id>", webhooks.WebhookDetailView.as_view(), "api-webhook"),
+    *both(
+        "webhooks/<int:webhook_id>/deliveries",
+        webhooks.DeliveryListView.as_view(),
+        "api-webhook-deliveries",
+    ),
+    *both(
+        "webhooks/<int:webhook_id>/deliveries/<uuid:delivery_id>/redeliver",
+        webhooks.DeliveryRedeliverView.as_view(),
+        "api-webhook-redeliver",
+    ),
     *both("reports/top-assignees", reports.TopAssigneesView.as_view(), "api-report-top-assignees"),
     *both("reports/latency", reports.LatencyView.as_view(), "api-report-latency"),
     *both(

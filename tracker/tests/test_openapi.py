@@ -15,6 +15,9 @@ from referencing.jsonschema import DRAFT202012
 from tracker import services
 from tracker.api.schema import not_only_white_space
 from tracker.rules import clean_description
+from tracker.services import webhooks
+
+from .factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -130,10 +133,19 @@ def test_every_paginated_list_documents_the_400_of_a_bad_cursor(api, schema):
         for path, method, operation in operations(schema)
         if any(p["name"] == "cursor" for p in operation.get("parameters", []))
     ]
-    assert {path for path, _ in lists} == {"/users", "/issues", "/issues/{issue_id}/comments"}
+    assert {path for path, _ in lists} == {
+        "/users",
+        "/issues",
+        "/issues/{issue_id}/comments",
+        "/webhooks",
+        "/webhooks/{webhook_id}/deliveries",
+    }
+    webhook = webhooks.webhook_create(url="https://hooks.example.com/x", secret="s")
+    api.force_authenticate(UserFactory.create(name="Staff", is_staff=True))
     for path, operation in lists:
         assert "400" in operation["responses"], path
-        response = api.get(path.replace("{issue_id}", str(issue.pk)), {"cursor": "forged"})
+        url = path.replace("{issue_id}", str(issue.pk)).replace("{webhook_id}", str(webhook.pk))
+        response = api.get(url, {"cursor": "forged"})
         assert response.status_code == 400
         assert_matches(schema, path, "get", response)
 
