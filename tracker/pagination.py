@@ -77,6 +77,9 @@ class Computed:
     field: Field
     cast: str  # the SQL type a cursor's value is compared as, exactly as computed
 
+    def expression(self) -> RawSQL:
+        return RawSQL(self.sql, self.params, output_field=self.field)
+
 
 def keyset_page(
     queryset: QuerySet,
@@ -96,9 +99,7 @@ def keyset_page(
         field = computed.field
         key_sql, key_params = computed.sql, computed.params
         compared = f"%s::{computed.cast}"
-        queryset = queryset.annotate(
-            **{computed.name: RawSQL(computed.sql, computed.params, output_field=field)}
-        )
+        queryset = queryset.annotate(**{computed.name: computed.expression()})
     else:
         descending = order.startswith("-")
         field = model._meta.get_field(order.lstrip("-"))
