@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django_filters.fields import IsoDateTimeField
 
+from . import search
 from .models import Issue, IssueLabel
 from .rules import in_utc, name_key, parse_id
 
@@ -41,7 +42,9 @@ class IssueFilter(django_filters.FilterSet):
         method="filter_label", help_text="A label name (case-insensitive)."
     )
     q = django_filters.CharFilter(
-        field_name="title", lookup_expr="icontains", help_text="Text in the title."
+        method="filter_search",
+        help_text="Full-text search of the title, description and comments (English "
+        'stemming; `"a phrase"`, `-word`, `or`; the last word also matches as a prefix).',
     )
     created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
     created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
@@ -60,6 +63,11 @@ class IssueFilter(django_filters.FilterSet):
             )
         return queryset.filter(assignee_id=assignee_id)
 
+    def filter_search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(search.matches(value))
+
     def filter_label(self, queryset, name, value):
         has_label = IssueLabel.objects.filter(
             issue_id=OuterRef("pk"), label__key=name_key(value.strip())
@@ -67,12 +75,26 @@ class IssueFilter(django_filters.FilterSet):
         return queryset.filter(Exists(has_label))
 
 
-def clean_ordering(value: str | None) -> str:
-    """`id` when not given; a 400 for an ordering the list cannot page through."""
+RELEVANCE = "relevance"
+
+
+def clean_ordering(value: str | None, *, q: str | None = None) -> str:
+    """`id` when not given; a 400 for an ordering the list cannot page through.
+    `relevance` (best match first) needs a search `q`."""
     if not value:
         return "id"
+    if value == RELEVANCE:
+        if not (q or "").strip():
+            raise ValidationError(
+                {
+                    "ordering": ValidationError(
+                        "ordering=relevance needs a search (q)", code="invalid"
+                    )
+                }
+            )
+        return value
     if value not in dict(ORDERING_CHOICES):
-        choices = ", ".join(name for name, _ in ORDERING_CHOICES)
+        choices = ", ".join([*(name for name, _ in ORDERING_CHOICES), RELEVANCE])
         raise ValidationError(
             {"ordering": ValidationError(f"ordering must be one of: {choices}", code="invalid")}
         )

@@ -8,10 +8,9 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length, Now, Trim, Upper
+from django.db.models.functions import Length, Now, Trim
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -184,9 +183,13 @@ class Issue(models.Model):
                 name="issues_resolved_at_idx",
                 condition=Q(resolved_at__isnull=False),
             ),
-            # Serves `q` (icontains on the title, which Django writes as UPPER(title) LIKE ...).
-            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="issues_title_trgm_idx"),
         ]
+        # Two columns live in the database only (migration 0006_search), out of the ORM's
+        # way so that no query reads them by accident: `search`, the issue's full-text
+        # document (a stored generated tsvector of the title, the description and
+        # `comments_search`, with a GIN index), and `comments_search`, the comments' part,
+        # kept by a trigger on `comments`. Both follow every write in its own transaction,
+        # COPY included. `q` reads them through tracker.search.
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Model, QuerySet
+from django.db.models import BooleanField, Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 
 DEFAULT_PER_PAGE = 100
@@ -66,30 +66,62 @@ def clean_per_page(value: Any) -> int:
     return per_page
 
 
-def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, per_page: int) -> KeysetPage:
-    """One page of `queryset` sorted by `order` (a non-null field name, `-` for descending),
-    then by id. `cursor` comes from a previous page's next_cursor or prev_cursor."""
+@dataclass(frozen=True)
+class Computed:
+    """A sort key computed by an SQL expression (`sql` with `params`) rather than read from
+    a column: search relevance. Sorted highest first, then by id, newest first."""
+
+    name: str
+    sql: str
+    params: tuple[Any, ...]
+    field: Field
+    cast: str  # the SQL type a cursor's value is compared as, exactly as computed
+
+    def expression(self) -> RawSQL:
+        return RawSQL(self.sql, self.params, output_field=self.field)
+
+
+def keyset_page(
+    queryset: QuerySet,
+    *,
+    order: str,
+    cursor: str | None,
+    per_page: int,
+    computed: Computed | None = None,
+) -> KeysetPage:
+    """One page of `queryset` sorted by `order` (a non-null field name, `-` for descending,
+    or `computed`'s name), then by id. `cursor` comes from a previous page's next_cursor or
+    prev_cursor."""
     model = queryset.model
-    descending = order.startswith("-")
-    field = model._meta.get_field(order.lstrip("-"))
+    table = model._meta.db_table
+    if computed is not None and order == computed.name:
+        descending = True
+        field = computed.field
+        key_sql, key_params = computed.sql, computed.params
+        compared = f"%s::{computed.cast}"
+        queryset = queryset.annotate(**{computed.name: computed.expression()})
+    else:
+        descending = order.startswith("-")
+        field = model._meta.get_field(order.lstrip("-"))
+        key_sql, key_params, compared = f'"{table}"."{field.column}"', (), "%s"
+    name = computed.name if computed is not None and order == computed.name else field.name
     salt = _salt(model, order)
     position = _decode(salt, cursor, field) if cursor else None
     backwards = bool(position and position[0])
     query_descending = descending != backwards
 
     if position:
-        value = position[1] if field.name != "id" else position[2]
-        table = model._meta.db_table
+        value = position[1] if name != "id" else position[2]
         op = "<" if query_descending else ">"
         queryset = queryset.filter(
             RawSQL(
-                f'("{table}"."{field.column}", "{table}"."id") {op} (%s, %s)',
-                (value, position[2]),
+                f'({key_sql}, "{table}"."id") {op} ({compared}, %s)',
+                (*key_params, value, position[2]),
                 output_field=BooleanField(),
             )
         )
     sign = "-" if query_descending else ""
-    ordering = [f"{sign}pk"] if field.name == "id" else [f"{sign}{field.name}", f"{sign}pk"]
+    ordering = [f"{sign}pk"] if name == "id" else [f"{sign}{name}", f"{sign}pk"]
     rows = list(queryset.order_by(*ordering)[: per_page + 1])
     has_more = len(rows) > per_page
     rows = rows[:per_page]
@@ -97,7 +129,8 @@ def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, per_page:
         rows.reverse()
 
     def cursor_at(row: Model, towards_start: bool) -> str:
-        return _encode(salt, towards_start, field.value_to_string(row), row.pk)
+        value = getattr(row, name) if name != field.name else field.value_to_string(row)
+        return _encode(salt, towards_start, value, row.pk)
 
     if not rows:
         return KeysetPage([], None, None)

@@ -38,6 +38,8 @@ CSV_COLUMNS = {
     "description": "",
     "labels": "names separated by ;",
 }
+# The export writes these columns too; the import ignores them (and says so).
+CSV_EXPORT_COLUMNS = ("id", *CSV_COLUMNS, "created_at", "updated_at", "resolved_at")
 CSV_LABEL_SEPARATOR = ";"
 # A spreadsheet runs a cell that starts with one of these as a formula; every CSV the
 # tracker writes prefixes such a cell with CSV_FORMULA_GUARD, and the import strips it back.

@@ -8,7 +8,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from tracker.filters import ORDERING_CHOICES, clean_ordering
+from tracker import search
+from tracker.filters import ORDERING_CHOICES, RELEVANCE, clean_ordering
 from tracker.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, clean_per_page, keyset_page
 
 
@@ -21,12 +22,16 @@ class KeysetLinkPagination(BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        order = clean_ordering(request.query_params.get("ordering")) if self.orderable else "id"
+        q = request.query_params.get("q")
+        order = (
+            clean_ordering(request.query_params.get("ordering"), q=q) if self.orderable else "id"
+        )
         self.page = keyset_page(
             queryset,
             order=order,
             cursor=request.query_params.get("cursor") or None,
             per_page=clean_per_page(request.query_params.get("per_page")),
+            computed=search.relevance_order(q) if order == RELEVANCE and q else None,
         )
         return self.page.items
 
@@ -79,8 +84,12 @@ class KeysetLinkPagination(BasePagination):
                     "name": "ordering",
                     "in": "query",
                     "required": False,
-                    "description": "Sort order (default `id`; `-` for descending).",
-                    "schema": {"type": "string", "enum": [name for name, _ in ORDERING_CHOICES]},
+                    "description": "Sort order (default `id`; `-` for descending; "
+                    "`relevance`, best match first, with `q`).",
+                    "schema": {
+                        "type": "string",
+                        "enum": [*(name for name, _ in ORDERING_CHOICES), RELEVANCE],
+                    },
                 }
             )
         return params

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import jobs, reports, views, webhooks
+from . import exports, jobs, reports, views, webhooks
 
 
 def both(route: str, view, name: str) -> list:
@@ -15,6 +15,7 @@ urlpatterns = [
     *both("issues", views.IssueListCreateView.as_view(), "api-issues"),
     *both("issues/bulk-status", views.IssuesBulkStatusView.as_view(), "api-issues-bulk-status"),
     *both("issues/import", views.IssuesImportView.as_view(), "api-issues-import"),
+    *both("issues/export", exports.IssuesExportView.as_view(), "api-issues-export"),
     *both("issues/<int:issue_id>", views.IssueDetailView.as_view(), "api-issue"),
     *both("issues/<int:issue_id>/labels", views.IssueLabelsView.as_view(), "api-issue-labels"),
     *both(

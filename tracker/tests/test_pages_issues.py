@@ -810,7 +810,9 @@ def test_pages_render_in_a_fixed_number_of_queries(
     extra = 2 if logged_in else 0
     budgets = {
         LIST: 5,  # users, labels, the page, its labels, the counts per status
-        f"{LIST}?status=closed&label=label+1&q=Issue&ordering=-updated_at": 5,
+        # ... and the search snippets of the page.
+        f"{LIST}?status=closed&label=label+1&q=Issue&ordering=-updated_at": 6,
+        f"{LIST}?q=Issue&ordering=relevance": 6,
         detail(issue.pk): 7,  # issue, labels, comments, exists, events, users, all labels
         edit(issue.pk): 4,  # issue, labels, comments (issue_detail), users
         NEW: 2,  # users, labels

@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker import selectors, services
+from tracker import search, selectors, services
 from tracker.actors import actor_of
 from tracker.errors import RuleViolation, error_message, field_messages
-from tracker.filters import clean_ordering
+from tracker.filters import RELEVANCE, clean_ordering
 from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors, picked_name
 from tracker.models import Issue, IssueEvent
 from tracker.pagination import KeysetPage, clean_per_page, keyset_page
@@ -42,17 +42,24 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     errors: list[str] = []
     page = KeysetPage([], None, None)
     counts = dict.fromkeys(Issue.Status.values, 0)
+    q = params.get("q", "").strip()
     ordering = params.get("ordering") or DEFAULT_SORT
+    snippets: dict[int, search.Snippet] = {}
     try:
-        ordering = clean_ordering(ordering)
+        ordering = clean_ordering(ordering, q=q)
         # One page of a keyset walk: page 10,000 costs what page 1 costs.
         page = keyset_page(
             selectors.issue_list(filters=params).select_related("assignee"),
             order=ordering,
             cursor=params.get("cursor") or None,
             per_page=clean_per_page(params.get("per_page") or LIST_PER_PAGE),
+            computed=search.relevance_order(q) if ordering == RELEVANCE else None,
         )
         counts = selectors.issue_status_counts(filters=params)
+        # Where each result matched, shown under its title.
+        snippets = search.snippets((issue.pk for issue in page.items), q)
+        for issue in page.items:
+            issue.snippet = snippets.get(issue.pk)  # type: ignore[attr-defined]
     except ValidationError as exc:
         errors = field_messages(exc)
     statuses = params.getlist("status")
@@ -71,7 +78,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             for person in selectors.users_to_pick(keep_id=parse_id(params.get("assignee_id") or ""))
         ],
         "labels": selectors.label_list(),
-        "sorts": SORTS,
+        "sorts": (*SORTS, (RELEVANCE, "Best match")) if q else SORTS,
         "ordering": ordering,
         "filters": {
             "q": params.get("q", ""),
