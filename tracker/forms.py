@@ -26,6 +26,9 @@ class RawTextField(forms.CharField):
         ]
 
 
+MARKDOWN_HELP = "Markdown: **bold**, `code`, lists, - [ ] tasks, tables; #123 links to issue 123."
+
+
 class TextField(RawTextField):
     """Free text whose line endings are normalised: browsers send CRLF from a textarea,
     which would otherwise look like a change to every multi-line description."""
@@ -33,6 +36,7 @@ class TextField(RawTextField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 6}))
+        kwargs.setdefault("help_text", MARKDOWN_HELP)
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> str:

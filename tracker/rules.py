@@ -117,6 +117,11 @@ def clean_comment_body(value: str | None) -> str:
     return _clean_text(value, "body", "Comment")
 
 
+def clean_preview_text(value: str | None) -> str:
+    """Text sent for a Markdown preview: held to a description's or comment's rules."""
+    return _clean_text(value, "text", "Text")
+
+
 def is_id(value: int) -> bool:
     return 1 <= value <= MAX_ID
 

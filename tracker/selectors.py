@@ -3,6 +3,7 @@ related rows it needs fetched in a fixed number of queries."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
@@ -145,3 +146,11 @@ def user_named(*, name: str) -> User | None:
         if name_key(user.name.strip()) == key:
             return user
     return None
+
+
+def existing_issue_ids(*, ids: Iterable[int]) -> frozenset[int]:
+    """Which of `ids` name an issue, in one query."""
+    wanted = [issue_id for issue_id in ids if is_id(issue_id)]
+    if not wanted:
+        return frozenset()
+    return frozenset(Issue.objects.filter(pk__in=wanted).values_list("pk", flat=True))

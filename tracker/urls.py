@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import imports, issue_page, issues, people, reports
+from .views import imports, issue_page, issues, markdown_preview, people, reports
 
 app_name = "ui"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("issues/<int:issue_id>/edit/", issue_page.issue_edit, name="issue-edit"),
     path("issues/<int:issue_id>/labels/", issue_page.issue_labels, name="issue-labels"),
     path("issues/<int:issue_id>/comments/", issue_page.issue_comment_add, name="issue-comment-add"),
+    path("markdown/preview/", markdown_preview.markdown_preview, name="markdown-preview"),
     path("import/", imports.import_upload, name="import"),
     path("import/preview/", imports.import_preview, name="import-preview"),
     path("import/confirm/", imports.import_confirm, name="import-confirm"),

@@ -19,6 +19,7 @@ from tracker import selectors, services
 from tracker.actors import actor_of
 from tracker.errors import VersionConflict
 from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_service_errors
+from tracker.markdown import MarkdownBatch
 from tracker.models import Issue, IssueEvent, User
 from tracker.rules import merge_label_names
 from tracker.templatetags.issue_ui import status_label
@@ -69,9 +70,11 @@ def _issue_page(
             initial={"version": issue.version, "labels": names, "read": names}
         )
         labels_form.set_label_choices(selectors.label_list())
+    texts = [issue.description, *(comment.body for comment in issue.comments.all())]
     context = {
         "nav": "issues",
         "issue": issue,
+        "markdown": MarkdownBatch(texts),
         "events": events,
         "newest_first": newest_first,
         "can_write": can_write(request),
