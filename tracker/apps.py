@@ -5,3 +5,7 @@ class TrackerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tracker"
     verbose_name = "Issue tracker"
+
+    def ready(self) -> None:
+        # Registers the notifications outbox with services.events.
+        from tracker.services import notifications  # noqa: F401

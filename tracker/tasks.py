@@ -16,10 +16,10 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
-from procrastinate import App, JobContext
+from procrastinate import App, JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 
-from tracker.services import jobs
+from tracker.services import jobs, notifications
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +81,11 @@ def check(job_id: int) -> None:
     """A worker answers: `manage.py check_worker` queues this and waits for it."""
     jobs.job_started(job_id)
     jobs.job_succeeded(job_id, {"worker": f"{socket.gethostname()}:{os.getpid()}"})
+
+
+# The mail server may be down for a while: retried after 3 s, 9 s, 27 s ... 6561 s (about
+# 2.7 hours in all) before the job fails; until then nothing is marked e-mailed.
+@app.task(queue="email", retry=RetryStrategy(max_attempts=9, exponential_wait=3))
+def send_notification_emails(recipient_id: int) -> None:
+    """One e-mail with a person's notifications not yet e-mailed."""
+    notifications.notifications_email_send(recipient_id=recipient_id)

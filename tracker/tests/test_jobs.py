@@ -28,7 +28,7 @@ def test_a_job_deferred_in_a_rolled_back_transaction_does_not_exist():
 
 def test_a_committed_job_is_in_the_queue_before_any_worker_runs():
     job = jobs.job_create(Job.Kind.CHECK, actor=None, task_name=CHECK)
-    queued = ProcrastinateJob.objects.get(pk=job.queue_job_id)
+    queued = ProcrastinateJob.objects.get(pk=job.queue_job_id or 0)
     assert (queued.task_name, queued.status, queued.args) == (CHECK, "todo", {"job_id": job.pk})
 
 
@@ -41,7 +41,7 @@ def test_a_real_worker_runs_a_job_and_the_api_shows_it(api):
     assert body["status"] == "succeeded"
     assert body["started_at"] and body["finished_at"]
     assert body["result"]["worker"]
-    assert ProcrastinateJob.objects.get(pk=job.queue_job_id).status == "succeeded"
+    assert ProcrastinateJob.objects.get(pk=job.queue_job_id or 0).status == "succeeded"
 
 
 def test_two_workers_never_run_the_same_job_twice():
@@ -53,7 +53,7 @@ def test_two_workers_never_run_the_same_job_twice():
         )
     done = Job.objects.filter(pk__in=[job.pk for job in created])
     assert sorted(set(done.values_list("attempts", flat=True))) == [1]
-    workers = {job.result["worker"] for job in done}
+    workers = {(job.result or {})["worker"] for job in done}
     assert len(workers) == 2, "both workers took jobs"
 
 
