@@ -8,7 +8,7 @@ import re
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -219,3 +219,13 @@ def test_an_import_in_batches_sends_each_assignee_one_summary():
     (message,) = mail.outbox
     assert message.subject.startswith("[Tracker] 25 issues changed: ")
     assert message.body.count("Ann created the issue and assigned it to you") == 25
+
+
+def test_a_rolled_back_change_notifies_nobody():
+    ann, bob = person("Ann"), person("Bob")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.issue_create(title="Bug", actor=ann, assignee_id=bob.pk)
+        assert queued() == [bob.pk]
+        raise RuntimeError("the change fails")
+    assert notified() == []
+    assert queued() == []
