@@ -38,6 +38,19 @@ CSRF_FAILURE_VIEW = "tracker.views.errors.csrf_failure"
 # Off: the open API of the original system. On: every write needs an authenticated user.
 TRACKER_REQUIRE_AUTH = env.bool("TRACKER_REQUIRE_AUTH", default=False)
 TRACKER_IMPORT_MAX_BYTES = env.int("TRACKER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# Where links in e-mails point (this site's address as its users reach it).
+TRACKER_BASE_URL = env.str("TRACKER_BASE_URL", default="http://127.0.0.1:8000")
+
+# E-mail: smtp://user:password@host:587 (smtp+tls://, smtp+ssl://), consolemail://,
+# filemail:////path/to/dir, memorymail://, dummymail://. Unset: printed to the console in
+# debug; off otherwise (notifications are still recorded, no e-mail job is queued).
+_EMAIL_URL = env.str("EMAIL_URL", default="consolemail://" if DEBUG else "")
+TRACKER_EMAIL_ENABLED = bool(_EMAIL_URL)
+vars().update(env.email_url_config(_EMAIL_URL or "dummymail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tracker <tracker@localhost>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Changes within this many seconds of a person's first unsent notification go into one e-mail.
+TRACKER_EMAIL_DELAY_SECONDS = env.float("TRACKER_EMAIL_DELAY_SECONDS", default=60)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -25,11 +25,12 @@ from .models import (
     Job,
     JobFailure,
     Label,
+    Notification,
     User,
     Webhook,
     WebhookDelivery,
 )
-from .rules import ISSUE_EDITABLE_FIELDS
+from .rules import ISSUE_EDITABLE_FIELDS, clean_email
 from .services import webhooks
 
 ADMIN = IssueEvent.Source.ADMIN
@@ -45,14 +46,24 @@ class OptionalUsernameField(auth_forms.UsernameField):
         return super().to_python(value) if value else None
 
 
-class UserCreationForm(auth_forms.AdminUserCreationForm):
+class EmailCleaned:
+    """The address as services store it (rules.clean_email): trimmed, empty as NULL; the
+    unique index's message covers a taken address."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_email(self) -> str | None:
+        return clean_email(self.cleaned_data.get("email"))
+
+
+class UserCreationForm(EmailCleaned, auth_forms.AdminUserCreationForm):
     class Meta(auth_forms.AdminUserCreationForm.Meta):
         model = User
-        fields = ("name", "username")
+        fields = ("name", "username", "email")
         field_classes = {"username": OptionalUsernameField}
 
 
-class UserChangeForm(auth_forms.UserChangeForm):
+class UserChangeForm(EmailCleaned, auth_forms.UserChangeForm):
     class Meta(auth_forms.UserChangeForm.Meta):
         model = User
         fields = "__all__"
@@ -63,12 +74,13 @@ class UserChangeForm(auth_forms.UserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
-    list_display = ("id", "name", "username", "is_staff", "is_active", "open_issues")
-    list_filter = ("is_staff", "is_superuser", "is_active")
-    search_fields = ("name", "username")
+    list_display = ("id", "name", "username", "email", "is_staff", "is_active", "open_issues")
+    list_filter = ("is_staff", "is_superuser", "is_active", "email_notifications")
+    search_fields = ("name", "username", "email")
     ordering = ("id",)
     fieldsets = (
         (None, {"fields": ("name", "username", "password")}),
+        ("Notifications", {"fields": ("email", "email_notifications")}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -80,7 +92,14 @@ class UserAdmin(DjangoUserAdmin):
             None,
             {
                 "classes": ("wide",),
-                "fields": ("name", "username", "usable_password", "password1", "password2"),
+                "fields": (
+                    "name",
+                    "username",
+                    "email",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
             },
         ),
     )
@@ -320,6 +339,15 @@ class JobAdmin(ReadOnlyAdmin):
     @admin.display(description="error")
     def short_error(self, job: Job) -> str:
         return job.error[:120]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "recipient", "issue", "event", "reason", "created_at", "emailed_at")
+    list_filter = ("event", "reason")
+    list_select_related = ("recipient", "issue")
+    search_fields = ("recipient__name", "recipient__email")
+    raw_id_fields = ("recipient", "issue", "actor")
 
 
 @admin.register(JobFailure)

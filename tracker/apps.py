@@ -10,3 +10,5 @@ class TrackerConfig(AppConfig):
         from tracker.services import webhooks
 
         webhooks.register_outbox()
+        # Registers the notifications outbox with services.events.
+        from tracker.services import notifications  # noqa: F401

@@ -32,6 +32,26 @@ class IssueNotFound(NotFound):
     default_message = "Issue not found"
 
 
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    default_message = "User not found"
+
+
+class NotAllowed(DomainError):
+    """The actor may not make this change (TRACKER_REQUIRE_AUTH on)."""
+
+    status_code = 403
+    code = "permission_denied"
+    default_message = "You may not change this"
+
+
+class InvalidLink(DomainError):
+    """A signed link (an e-mail's unsubscribe link) that this site did not make."""
+
+    code = "invalid_link"
+    default_message = "This link is not valid"
+
+
 class JobNotFound(NotFound):
     code = "job_not_found"
     default_message = "Job not found"

@@ -10,7 +10,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length, Now, Trim
+from django.db.models.functions import Length, Lower, Now, Trim
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -70,6 +70,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now, db_default=Now())
+    # Optional: people without an address are assigned and mentioned, never e-mailed.
+    email = models.EmailField(
+        "e-mail address",
+        null=True,
+        blank=True,
+        help_text="Where notifications are sent. Optional; no two people share one.",
+    )
+    email_notifications = models.BooleanField(
+        "e-mail notifications",
+        default=True,
+        db_default=True,
+        help_text="Send e-mail about the issues this person is assigned or created.",
+    )
 
     objects = UserManager()
 
@@ -81,6 +94,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=_not_blank("name"), name="users_name_not_blank"),
+            # `Ann@Example.com` and `ann@example.com` are one mailbox for every mail server
+            # people use; empty is stored as NULL, so any number of people have none.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="users_email_unique",
+                violation_error_code="email_taken",
+                violation_error_message="Someone else already uses this e-mail address.",
+            ),
+            models.CheckConstraint(condition=~Q(email=""), name="users_email_not_empty"),
         ]
 
     def __str__(self) -> str:
@@ -406,3 +428,49 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} on issue {self.issue_id} to webhook {self.webhook_id}"
+
+
+class Notification(models.Model):
+    """One event of an issue, for one person who should hear of it: what the e-mails are
+    made of (`emailed_at`) and what an in-app inbox lists (`read_at`).
+
+    Written by the notifications outbox in the statement that writes the event, so it is a
+    snapshot of the event (kind, details, actor, time) rather than a link to its row.
+    """
+
+    class Reason(models.TextChoices):
+        ASSIGNEE = "assignee", "You are assigned"
+        UNASSIGNED = "unassigned", "You were assigned"
+        CREATOR = "creator", "You created the issue"
+
+    recipient = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = models.CharField(max_length=32, choices=IssueEvent.Kind.choices)
+    version = models.PositiveIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "notifications"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "created_at", "id"], name="notifications_inbox_idx"),
+            # What the e-mail job reads: a person's notifications not yet e-mailed.
+            models.Index(
+                fields=["recipient", "id"],
+                name="notifications_unsent_idx",
+                condition=Q(emailed_at__isnull=True),
+            ),
+            models.Index(fields=["issue"], name="notifications_issue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} on issue {self.issue_id} for user {self.recipient_id}"

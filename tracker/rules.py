@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from tracker.models import (
     ISSUE_TITLE_MAX,
@@ -159,6 +160,38 @@ def clean_user_name(value: str | None) -> str:
     if len(name) > USER_NAME_MAX:
         raise invalid("name", f"Name is too long (max {USER_NAME_MAX})", "max_length")
     return name
+
+
+EMAIL_MAX = 254  # RFC 5321's limit on a forward path
+
+
+def clean_email(value: str | None) -> str | None:
+    """An e-mail address as stored: trimmed, None when empty (a person without one). Raises
+    `invalid_email`. Addresses compare without regard to case (the database's unique index
+    says the same)."""
+    text = _normalised(value, "email", "E-mail address").strip() if value else ""
+    if not text:
+        return None
+    if len(text) > EMAIL_MAX:
+        raise invalid("email", f"E-mail address is too long (max {EMAIL_MAX})", "invalid_email")
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise invalid("email", "Enter a valid e-mail address", "invalid_email") from None
+    return text
+
+
+def email_taken_error() -> ValidationError:
+    return invalid("email", "Someone else already uses this e-mail address", "email_taken")
+
+
+def may_see_private_fields(viewer: Any, user_id: int) -> bool:
+    """Whether `viewer` may see a person's e-mail settings: the person themselves and staff."""
+    return bool(
+        viewer is not None
+        and getattr(viewer, "is_authenticated", False)
+        and (viewer.is_staff or viewer.pk == user_id)
+    )
 
 
 def name_key(name: str) -> str:

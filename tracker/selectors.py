@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import QueryDict
 
-from .errors import IssueNotFound
+from .errors import IssueNotFound, UserNotFound
 from .filters import IssueFilter
 from .models import Comment, Issue, IssueEvent, Label, User
 from .rules import is_id, name_key
@@ -113,6 +113,14 @@ def comment_list(*, issue_id: int) -> QuerySet[Comment]:
     """The issue's comments, oldest first. Raises IssueNotFound."""
     _check_issue_exists(issue_id)
     return Comment.objects.filter(issue_id=issue_id).order_by("id")
+
+
+def user_get(*, user_id: int) -> User:
+    """Raises UserNotFound."""
+    user = User.objects.filter(pk=user_id).first() if is_id(user_id) else None
+    if user is None:
+        raise UserNotFound()
+    return user
 
 
 def user_list() -> QuerySet[User]:

@@ -18,11 +18,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
-from procrastinate import App, BaseRetryStrategy, JobContext, RetryDecision
+from procrastinate import App, BaseRetryStrategy, JobContext, RetryDecision, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Job as QueueJob
 
-from tracker.services import jobs, webhooks
+from tracker.services import jobs, notifications, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +103,11 @@ class DeliveryRetryStrategy(BaseRetryStrategy):
 def deliver_webhooks(webhook_id: int, delivery_ids: list[int]) -> None:
     """Sends a change's (or a batch's) deliveries to one webhook, in order."""
     webhooks.deliveries_send(webhook_id=webhook_id, delivery_ids=delivery_ids)
+
+
+# The mail server may be down for a while: retried after 3 s, 9 s, 27 s ... 6561 s (about
+# 2.7 hours in all) before the job fails; until then nothing is marked e-mailed.
+@app.task(queue="email", retry=RetryStrategy(max_attempts=9, exponential_wait=3))
+def send_notification_emails(recipient_id: int) -> None:
+    """One e-mail with a person's notifications not yet e-mailed."""
+    notifications.notifications_email_send(recipient_id=recipient_id)

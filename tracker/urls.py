@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import imports, issue_page, issues, markdown_preview, people, reports
+from .views import imports, issue_page, issues, markdown_preview, people, profile, reports
 
 app_name = "ui"
 
@@ -23,4 +23,6 @@ urlpatterns = [
     path("import/errors.csv", imports.import_errors_csv, name="import-errors"),
     path("reports/", reports.dashboard, name="reports"),
     path("people/", people.people, name="people"),
+    path("me/", profile.me, name="me"),
+    path("unsubscribe/<str:token>/", profile.unsubscribe, name="unsubscribe"),
 ]

@@ -97,12 +97,43 @@ def validated(serializer_class: type[serializers.Serializer], data) -> dict:
 class UserInput(StrictInput):
     ignored_fields = frozenset({"id"})
     name = RequiredText(limit=USER_NAME_MAX)
+    email = TextInput(
+        required=False,
+        allow_null=True,
+        help_text="Where notifications are sent; empty or null for none. Unique.",
+    )
+    email_notifications = serializers.BooleanField(required=False)
+
+
+class UserUpdateInput(StrictInput):
+    ignored_fields = frozenset({"id"})
+    name = RequiredText(limit=USER_NAME_MAX, required=False)
+    email = TextInput(required=False, allow_null=True)
+    email_notifications = serializers.BooleanField(required=False)
 
 
 class UserOutput(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "name"]
+
+
+class UserDetailOutput(serializers.ModelSerializer):
+    """A person; `email` and `email_notifications` only for themselves and staff."""
+
+    email = serializers.EmailField(required=False, allow_null=True)
+    email_notifications = serializers.BooleanField(required=False)
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "email", "email_notifications"]
+
+
+def user_data(user: User, *, private: bool) -> dict[str, Any]:
+    data = dict(UserDetailOutput(user).data)
+    if not private:
+        del data["email"], data["email_notifications"]
+    return data
 
 
 # --- Issues.

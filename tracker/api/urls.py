@@ -12,6 +12,7 @@ def both(route: str, view, name: str) -> list:
 
 urlpatterns = [
     *both("users", views.UserListCreateView.as_view(), "api-users"),
+    *both("users/<int:user_id>", views.UserDetailView.as_view(), "api-user"),
     *both("issues", views.IssueListCreateView.as_view(), "api-issues"),
     *both("issues/bulk-status", views.IssuesBulkStatusView.as_view(), "api-issues-bulk-status"),
     *both("issues/import", views.IssuesImportView.as_view(), "api-issues-import"),

@@ -21,8 +21,8 @@ from tracker.actors import actor_of
 from tracker.errors import IssueNotFound
 from tracker.filters import IssueFilter
 from tracker.imports.uploads import check_upload
-from tracker.models import Comment, IssueEvent
-from tracker.rules import csv_columns_help
+from tracker.models import Comment, IssueEvent, User
+from tracker.rules import csv_columns_help, may_see_private_fields
 
 from . import serializers as s
 from .pagination import IdPagination, KeysetLinkPagination, json_response
@@ -77,8 +77,41 @@ class UserListCreateView(TrackerView):
     )
     def post(self, request):
         data = self.validated_body()
-        user = services.user_create(name=data["name"])
-        return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
+        user = services.user_create(**data)
+        return Response(user_data(request, user), status=status.HTTP_201_CREATED)
+
+
+def user_data(request: Request, user: User) -> dict:
+    return s.user_data(user, private=may_see_private_fields(request.user, user.pk))
+
+
+class UserDetailView(TrackerView):
+    serializer_class = s.UserDetailOutput
+    input_serializers = {"PATCH": s.UserUpdateInput}
+
+    @extend_schema(
+        summary="Get a user",
+        description="`email` and `email_notifications` are shown to the user and to staff only.",
+        responses={200: s.UserDetailOutput, **errors(404)},
+    )
+    def get(self, request, user_id: int):
+        return Response(user_data(request, selectors.user_get(user_id=user_id)))
+
+    @extend_schema(
+        summary="Update a user",
+        description="With TRACKER_REQUIRE_AUTH on, only the user themselves or staff.",
+        request=s.UserUpdateInput,
+        responses={200: s.UserDetailOutput, **errors(400, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "Set an e-mail address", value={"email": "alice@example.com"}, request_only=True
+            )
+        ],
+    )
+    def patch(self, request, user_id: int):
+        data = self.validated_body()
+        user = services.user_update(user_id=user_id, actor=actor_of(request), **data)
+        return Response(user_data(request, user))
 
 
 class IssueListCreateView(TrackerView):

@@ -15,7 +15,7 @@ from .issues import (
     issues_bulk_set_status,
 )
 from .labels import label_check, label_delete, label_save, labels_get_or_create
-from .users import user_create
+from .users import user_create, user_update
 
 __all__ = [
     "BULK_STATUS_MAX_IDS",
@@ -30,4 +30,5 @@ __all__ = [
     "label_save",
     "labels_get_or_create",
     "user_create",
+    "user_update",
 ]

@@ -38,6 +38,14 @@ def defer(task_name: str, *, lock: str | None = None, schedule_in: float = 0, **
     return app.configure_task(name=task_name, **options).defer(**args)
 
 
+def defer_batch(task_name: str, args: list[dict[str, Any]], *, schedule_in: float = 0) -> list[int]:
+    """Queue one job of `task_name` per item of `args`, in one statement (see `defer`)."""
+    options: dict[str, Any] = {}
+    if schedule_in:
+        options["schedule_in"] = {"seconds": schedule_in}
+    return app.configure_task(name=task_name, **options).batch_defer(*args)
+
+
 def job_create(kind: str, *, actor: User | None, task_name: str, **args: Any) -> Job:
     """A `Job` and the queued task that runs it (given `job_id=` and `args`), both written
     in one transaction."""

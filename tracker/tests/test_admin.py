@@ -125,8 +125,27 @@ def test_admin_user_add_without_username_allows_many(admin_client):
     assert User.objects.filter(username__isnull=True).count() == 2
 
 
+def test_admin_user_e_mail_is_stored_as_the_services_store_it(admin_client):
+    UserFactory.create(name="Ann", email="ann@example.com")
+    add = {"name": "Pat", "username": "", "usable_password": "false"}
+    taken = admin_client.post("/admin/tracker/user/add/", {**add, "email": "ANN@example.com"})
+    assert taken.status_code == 200
+    assert "Someone else already uses this e-mail address" in taken.content.decode()
+    for email, stored in (("", None), (" pat@example.com ", "pat@example.com")):
+        User.objects.filter(name="Pat").delete()
+        response = admin_client.post("/admin/tracker/user/add/", {**add, "email": email})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        assert User.objects.get(name="Pat").email == stored
+
+
 @pytest.mark.parametrize(
-    "path", ["/admin/tracker/issue/", "/admin/tracker/user/", "/admin/tracker/label/"]
+    "path",
+    [
+        "/admin/tracker/issue/",
+        "/admin/tracker/user/",
+        "/admin/tracker/label/",
+        "/admin/tracker/notification/",
+    ],
 )
 def test_admin_lists_load(admin_client, path):
     services.issue_create(title="x", labels=["a"])

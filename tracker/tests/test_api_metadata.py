@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 
 PATHS = [
     "/users",
+    "/users/{user}",
     "/issues",
     "/issues/{issue}",
     "/issues/{issue}/labels",
@@ -25,7 +26,8 @@ PATHS = [
 ]
 # What OPTIONS says each write method takes.
 INPUTS = {
-    "/users": {"POST": {"name"}},
+    "/users": {"POST": {"name", "email", "email_notifications"}},
+    "/users/{user}": {"PATCH": {"name", "email", "email_notifications"}},
     "/issues": {"POST": {"title", "description", "status", "assignee_id", "labels"}},
     "/issues/{issue}": {"PATCH": {"version", "title", "description", "status", "assignee_id"}},
     "/issues/{issue}/labels": {"PUT": {"labels", "version"}},
@@ -41,7 +43,7 @@ def test_options_on_every_api_path_is_json_describing_its_inputs(api, path, slas
     issue = services.issue_create(title="Existing")
     events = IssueEvent.objects.count()
 
-    response = api.options(path.format(issue=issue.pk) + slash)
+    response = api.options(path.format(issue=issue.pk, user=1) + slash)
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"

@@ -284,7 +284,7 @@ def test_queries_grow_with_batches_not_rows(django_assert_max_num_queries):
     small, large = csv_file(50), csv_file(500)
     # One batch: a savepoint and its release, the assignees, the ids, COPY issues and events,
     # the labels (look up, create the missing, look up again), COPY their links, and the
-    # events' outboxes (webhook deliveries: one INSERT ... SELECT, empty without webhooks).
+    # events' outboxes' statement (webhook deliveries, notifications) over the batch's events.
     with django_assert_max_num_queries(11) as captured:
         assert run(small).created == 50
     assert copies(captured) == ["COPY issues", "COPY issue_events", "COPY issue_labels"]
