@@ -71,12 +71,14 @@ async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
 @app.periodic(cron="17 * * * *", periodic_id="prune-jobs")
 @app.task(queue="maintenance", queueing_lock="prune_jobs", pass_context=True)
 async def prune_jobs(context: JobContext, timestamp: int) -> None:
-    """Finished jobs older than TRACKER_JOBS_KEEP_HOURS are deleted (the queue's and ours)."""
+    """Finished jobs, and finished webhook deliveries, older than TRACKER_JOBS_KEEP_HOURS are
+    deleted (the queue's and ours)."""
     hours = settings.TRACKER_JOBS_KEEP_HOURS
     await context.app.job_manager.delete_old_jobs(
         nb_hours=hours, include_failed=True, include_cancelled=True, include_aborted=True
     )
     await sync_to_async(jobs.jobs_prune)(hours)
+    await sync_to_async(webhooks.deliveries_prune)(hours)
 
 
 @app.task(queue="default")

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -429,3 +430,14 @@ def deliveries_send(*, webhook_id: int, delivery_ids: Sequence[int]) -> None:
             raise DeliveryToRetry(delivery.pk, retry_wait(delivery.attempts))
         else:
             _log(delivery, attempt, Status.FAILED)
+
+
+def deliveries_prune(hours: int) -> int:
+    """Forget finished deliveries older than `hours` (the log would otherwise grow with every
+    change); returns how many. Pending ones stay, whatever their age."""
+    cutoff = timezone.now() - timedelta(hours=hours)
+    deleted, _ = WebhookDelivery.objects.filter(
+        status__in=[WebhookDelivery.Status.SUCCEEDED, WebhookDelivery.Status.FAILED],
+        created_at__lt=cutoff,
+    ).delete()
+    return deleted

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 
 import pytest
 from django.db import transaction
@@ -264,3 +265,38 @@ def test_an_import_is_one_job_per_batch_per_webhook():
     services.issues_import(io.BytesIO(f"title\n{rows}".encode()), batch_size=10)
     assert WebhookDelivery.objects.filter(event="issue_created").count() == 25
     assert [len(job.args["delivery_ids"]) for job in delivery_jobs()] == [10, 10, 5]
+
+
+def test_old_finished_deliveries_are_pruned():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tracker.models import Webhook, WebhookDelivery
+    from tracker.services import webhooks
+
+    hook = Webhook.objects.create(url="https://example.com/hook", secret="s")
+    old = timezone.now() - timedelta(hours=200)
+    for status in ("succeeded", "failed", "pending"):
+        WebhookDelivery.objects.create(
+            webhook=hook,
+            delivery_id=uuid.uuid4(),
+            event="issue_created",
+            issue_id=1,
+            body="{}",
+            status=status,
+            created_at=old,
+        )
+    WebhookDelivery.objects.create(
+        webhook=hook,
+        delivery_id=uuid.uuid4(),
+        event="issue_created",
+        issue_id=1,
+        body="{}",
+        status="succeeded",
+    )
+    assert webhooks.deliveries_prune(168) == 2
+    assert sorted(WebhookDelivery.objects.values_list("status", flat=True)) == [
+        "pending",
+        "succeeded",
+    ]
