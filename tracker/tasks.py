@@ -19,7 +19,7 @@ from django.db import DatabaseError
 from procrastinate import App, JobContext
 from procrastinate.contrib.django import app
 
-from tracker.services import jobs
+from tracker.services import import_jobs, jobs
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +81,15 @@ def check(job_id: int) -> None:
     """A worker answers: `manage.py check_worker` queues this and waits for it."""
     jobs.job_started(job_id)
     jobs.job_succeeded(job_id, {"worker": f"{socket.gethostname()}:{os.getpid()}"})
+
+
+@app.task(queue="default")
+def import_issues(
+    job_id: int, dry_run: bool = False, actor_id: int | None = None, keep_failed_rows: bool = False
+) -> None:
+    """A CSV import queued by POST /issues/import (`Prefer: respond-async`) or the import
+    page. Not retried on error (the job fails with the reason); a worker that dies midway
+    leaves nothing written, and retry_stalled_jobs runs it again."""
+    import_jobs.import_job_run(
+        job_id, dry_run=dry_run, actor_id=actor_id, keep_failed_rows=keep_failed_rows
+    )
