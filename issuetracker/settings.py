@@ -38,6 +38,9 @@ CSRF_FAILURE_VIEW = "tracker.views.errors.csrf_failure"
 # Off: the open API of the original system. On: every write needs an authenticated user.
 TRACKER_REQUIRE_AUTH = env.bool("TRACKER_REQUIRE_AUTH", default=False)
 TRACKER_IMPORT_MAX_BYTES = env.int("TRACKER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# The import page imports files larger than this as a background job, with a progress bar
+# (0: every file). Needs a running worker.
+TRACKER_IMPORT_JOB_BYTES = env.int("TRACKER_IMPORT_JOB_BYTES", default=1024 * 1024)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
