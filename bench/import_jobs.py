@@ -68,7 +68,9 @@ def prepare_template() -> None:
     manage("migrate", "--no-input", "-v0", env={**ENV, "DATABASE_URL": f"{SERVER_URL}/{TEMPLATE}"})
     with psycopg.connect(f"{SERVER_URL}/{TEMPLATE}", autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO users (name) SELECT 'User ' || n FROM generate_series(1, %s) n", [USERS]
+            "INSERT INTO users (name, password, is_superuser, is_staff, is_active)"
+            " SELECT 'User ' || n, '!', false, false, true FROM generate_series(1, %s) n",
+            [USERS],
         )
 
 
@@ -135,6 +137,7 @@ def run_job(path: Path) -> tuple[float, dict]:
         cwd=ROOT,
         env=ENV,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "procrastinate", "worker", "--concurrency", "1"],
@@ -166,7 +169,7 @@ def run_job(path: Path) -> tuple[float, dict]:
         while job["status"] not in ("succeeded", "failed"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job still {job['status']} after {TIMEOUT} s")
-            time.sleep(0.2)
+            time.sleep(0.5)
             job = get_json(f"http://127.0.0.1:{PORT}/jobs/{job['id']}")
         elapsed = time.monotonic() - started
     finally:

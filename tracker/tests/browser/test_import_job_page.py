@@ -47,7 +47,7 @@ def test_a_large_import_shows_its_progress_then_its_result(page, tmp_path, monke
 
     # No worker yet: the job waits, and the page says so.
     page.wait_for_url("**/ui/import/progress/")
-    bar = page.get_by_label("Rows imported")
+    bar = page.get_by_label("Rows read")
     assert bar.get_attribute("value") == "0"
     assert bar.get_attribute("max") == str(ROWS)
     assert "queued" in page.locator("#import-progress-text").inner_text()
