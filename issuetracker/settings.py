@@ -52,6 +52,10 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # Changes within this many seconds of a person's first unsent notification go into one e-mail.
 TRACKER_EMAIL_DELAY_SECONDS = env.float("TRACKER_EMAIL_DELAY_SECONDS", default=60)
 
+# The import page imports files larger than this as a background job, with a progress bar
+# (0: every file). Needs a running worker.
+TRACKER_IMPORT_JOB_BYTES = env.int("TRACKER_IMPORT_JOB_BYTES", default=1024 * 1024)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

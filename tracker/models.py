@@ -474,3 +474,28 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} on issue {self.issue_id} for user {self.recipient_id}"
+
+
+class JobFileChunk(models.Model):
+    """A piece (at most FILE_CHUNK_BYTES) of a file that belongs to a job, kept in the
+    database so that whichever worker runs the job can read it: an import's upload while it
+    waits and runs (removed when the job ends), and its report of failed rows afterwards
+    (removed with the job)."""
+
+    class Kind(models.TextChoices):
+        UPLOAD = "upload"
+        FAILED_ROWS = "failed_rows"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    seq = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        db_table = "job_file_chunks"
+        constraints = [
+            models.UniqueConstraint(fields=["job", "kind", "seq"], name="job_file_chunks_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} chunk {self.seq} of job {self.job_id}"

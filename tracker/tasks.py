@@ -22,7 +22,7 @@ from procrastinate import App, BaseRetryStrategy, JobContext, RetryDecision, Ret
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Job as QueueJob
 
-from tracker.services import jobs, notifications, webhooks
+from tracker.services import import_jobs, jobs, notifications, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +113,15 @@ def deliver_webhooks(webhook_id: int, delivery_ids: list[int]) -> None:
 def send_notification_emails(recipient_id: int) -> None:
     """One e-mail with a person's notifications not yet e-mailed."""
     notifications.notifications_email_send(recipient_id=recipient_id)
+
+
+@app.task(queue="default")
+def import_issues(
+    job_id: int, dry_run: bool = False, actor_id: int | None = None, keep_failed_rows: bool = False
+) -> None:
+    """A CSV import queued by POST /issues/import (`Prefer: respond-async`) or the import
+    page. Not retried on error (the job fails with the reason); a worker that dies midway
+    leaves nothing written, and retry_stalled_jobs runs it again."""
+    import_jobs.import_job_run(
+        job_id, dry_run=dry_run, actor_id=actor_id, keep_failed_rows=keep_failed_rows
+    )

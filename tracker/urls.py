@@ -19,6 +19,7 @@ urlpatterns = [
     path("import/preview/", imports.import_preview, name="import-preview"),
     path("import/confirm/", imports.import_confirm, name="import-confirm"),
     path("import/cancel/", imports.import_cancel, name="import-cancel"),
+    path("import/progress/", imports.import_progress, name="import-progress"),
     path("import/result/", imports.import_result, name="import-result"),
     path("import/errors.csv", imports.import_errors_csv, name="import-errors"),
     path("reports/", reports.dashboard, name="reports"),

@@ -3,7 +3,8 @@ jobs API)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -68,3 +69,35 @@ class JobDetailView(GenericAPIView):
     )
     def get(self, request: Request, job_id: int) -> Response:
         return Response(job_data(jobs.job_get(job_id, viewer=actor_of(request))))
+
+
+def prefers_async(request: Request) -> bool:
+    """The request asks to be answered before the work is done: `Prefer: respond-async`
+    (RFC 7240; preferences are separated by commas, parameters by semicolons)."""
+    header = request.headers.get("Prefer", "")
+    return any(
+        part.split(";")[0].split("=")[0].strip().lower() == "respond-async"
+        for part in header.split(",")
+    )
+
+
+def accepted(request: Request, job: Job) -> Response:
+    """202 Accepted: the job, where to follow it, and that the preference was applied."""
+    location = reverse("api-job", kwargs={"job_id": job.pk})
+    return Response(
+        job_data(job),
+        status=202,
+        headers={"Location": location, "Preference-Applied": "respond-async"},
+    )
+
+
+PREFER_HEADER = OpenApiParameter(
+    "Prefer",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    enum=["respond-async"],
+    description="`respond-async` (RFC 7240): answer `202 Accepted` at once with the job "
+    "(`Location: /jobs/{id}`, `Preference-Applied: respond-async`) and run the work in the "
+    "background; follow it with GET /jobs/{id}.",
+)

@@ -8,7 +8,12 @@ from typing import ClassVar, cast
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
@@ -23,8 +28,10 @@ from tracker.filters import IssueFilter
 from tracker.imports.uploads import check_upload
 from tracker.models import Comment, IssueEvent, User
 from tracker.rules import csv_columns_help, may_see_private_fields
+from tracker.services import import_jobs
 
 from . import serializers as s
+from .jobs import PREFER_HEADER, JobOutput, accepted, prefers_async
 from .pagination import IdPagination, KeysetLinkPagination, json_response
 from .schema import errors
 
@@ -316,10 +323,39 @@ class IssuesImportView(TrackerView):
         "columns are ignored and listed in `ignored_columns`. Valid rows are created, all in "
         "one transaction; invalid rows are reported in `errors` (`row` counts data rows from "
         "1). A file that cannot be read as a whole (not UTF-8, not CSV, no `title` column, "
-        "empty) is a 400 and writes nothing.",
-        parameters=[s.ImportQuery],
+        "empty) is a 400 and writes nothing.\n\n"
+        "With `Prefer: respond-async` the import runs as a background job: the answer is "
+        "`202 Accepted` with the job (`Location: /jobs/{id}`), whose `progress` counts rows "
+        "and whose `result`, once it succeeds, is this endpoint's synchronous answer. A file "
+        "that is missing, too large, or not a UTF-8 CSV with a `title` column by its first "
+        "lines is refused at once as without the header; a problem further down fails the "
+        "job (`status: failed`, `error`) and writes nothing.",
+        parameters=[
+            s.ImportQuery,
+            PREFER_HEADER,
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="The job to follow: /jobs/{id}.",
+            ),
+            OpenApiParameter(
+                "Preference-Applied",
+                str,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="`respond-async`.",
+            ),
+        ],
         request={"multipart/form-data": s.ImportInput},
-        responses={200: s.ImportResultOutput, **errors(400, 413)},
+        responses={
+            200: s.ImportResultOutput,
+            202: OpenApiResponse(
+                JobOutput, description="With `Prefer: respond-async`: the queued job."
+            ),
+            **errors(400, 413),
+        },
         examples=[
             OpenApiExample(
                 "Seed example",
@@ -342,6 +378,11 @@ class IssuesImportView(TrackerView):
         query = s.validated(s.ImportQuery, request.query_params)
         upload = request.FILES.get("file")
         check_upload(upload, request=request)
+        if prefers_async(request):
+            job = import_jobs.import_job_create(
+                upload, dry_run=query["dry_run"], actor=actor_of(request)
+            )
+            return accepted(request, job)
         result = services.issues_import(
             upload,
             dry_run=query["dry_run"],

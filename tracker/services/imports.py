@@ -168,3 +168,15 @@ def issues_import(
             if progress is not None:
                 progress(result.total_rows, bytes_read)
     return result
+
+
+def issues_import_check_file(binary: IO[bytes]) -> None:
+    """What can be refused before a row is read (for an import that runs later): not a
+    UTF-8 CSV file by its first bytes, empty, no `title` column. Rewinds `binary`. Raises
+    ImportFileError. A problem further down the file fails the import when it runs."""
+    try:
+        header, rows = read_rows(binary)
+        Columns(header)
+        del rows  # closes the reader, leaving `binary` open
+    finally:
+        binary.seek(0)

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from tracker import integrity
 
 from .factories import UserFactory
+from .workers import queue_clear
 
 # Fixtures through which a test reaches the database (pytest-django's, directly or not).
 DATABASE_FIXTURES = {"_django_db_helper", "db", "transactional_db", "live_server"}
@@ -46,14 +47,6 @@ def database_invariants_hold(request):
         )
 
 
-QUEUE_TABLES = (
-    "procrastinate_events",
-    "procrastinate_periodic_defers",
-    "procrastinate_jobs",
-    "procrastinate_workers",
-)
-
-
 @pytest.fixture(autouse=True)
 def empty_queue(request):
     """Tests on real transactions leave no queued job behind for the next test's worker:
@@ -64,10 +57,7 @@ def empty_queue(request):
     )
     yield
     if transactional:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {', '.join(QUEUE_TABLES)} CASCADE")
+        queue_clear()
 
 
 @pytest.fixture

@@ -130,8 +130,11 @@ def test_openapi_documents_the_multipart_upload(api):
     schema = api.get("/openapi.json").json()
     operation = schema["paths"]["/issues/import"]["post"]
     assert "multipart/form-data" in operation["requestBody"]["content"]
-    assert {p["name"] for p in operation["parameters"]} == {"dry_run"}
-    assert {"200", "400", "413"} <= set(operation["responses"])
+    assert {p["name"] for p in operation["parameters"]} == {"dry_run", "Prefer"}
+    assert {"200", "202", "400", "413"} <= set(operation["responses"])
+    accepted = operation["responses"]["202"]
+    assert set(accepted["headers"]) == {"Location", "Preference-Applied"}
+    assert accepted["content"]["application/json"]["schema"]["$ref"].endswith("/JobOutput")
 
 
 def test_an_oversized_upload_is_not_received(api, settings, monkeypatch):

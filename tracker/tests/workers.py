@@ -85,3 +85,13 @@ def wait_until(condition: Callable[[], object], *, timeout: float = 30.0, every:
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {timeout} s: {condition}")
         time.sleep(every)
+
+
+def queue_clear() -> None:
+    """Empty the queue's tables (a transactional test's flush leaves them): for tests that
+    queue jobs, so later ones find the queue as a fresh database has it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers,"
+            " procrastinate_workers CASCADE"
+        )

@@ -4,6 +4,10 @@ Between the preview and the confirmation the upload waits on disk as a StoredUpl
 by a random token that only the session which uploaded it knows; the rows that failed are
 kept beside it as a ready-made CSV for the download. One import per session: a new upload,
 a cancel or a finished import removes the files of the previous one.
+
+A file larger than TRACKER_IMPORT_JOB_BYTES is imported, once confirmed, as a background
+job (services/import_jobs.py): the page shows its progress (static/js/import-progress.js
+polls GET /jobs/{id}) and then its result; its failed rows are kept with the job.
 """
 
 from __future__ import annotations
@@ -14,17 +18,26 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracker import services
 from tracker.actors import actor_of
-from tracker.errors import ImportFileError
+from tracker.errors import ImportFileError, JobNotFound
 from tracker.imports.rows import FailedRowsReport, ImportResult
 from tracker.imports.uploads import StoredUpload, check_upload
-from tracker.models import IssueEvent, User
+from tracker.models import IssueEvent, Job, User
 from tracker.rules import csv_columns_help
+from tracker.services import import_jobs, jobs
 
 from .access import writes_need_login
 
@@ -72,12 +85,24 @@ def _forget(request: HttpRequest) -> None:
 
 
 def _remember(
-    request: HttpRequest, stored: StoredUpload, name: str, result: ImportResult, stage: str
+    request: HttpRequest,
+    stored: StoredUpload,
+    name: str,
+    result: ImportResult | dict,
+    stage: str,
+    *,
+    job_id: int | None = None,
 ) -> None:
-    summary = result.as_dict()
+    summary = dict(result) if isinstance(result, dict) else result.as_dict()
     summary["shown_errors"] = summary["errors"][:SHOWN_ERRORS]
     summary["error_count"] = len(summary.pop("errors"))
-    request.session[SESSION_KEY] = {"token": stored.token, "name": name, "stage": stage, **summary}
+    request.session[SESSION_KEY] = {
+        "token": stored.token,
+        "name": name,
+        "stage": stage,
+        "job_id": job_id,
+        **summary,
+    }
 
 
 # --- Views.
@@ -142,6 +167,8 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         messages.error(request, "This import is no longer waiting; upload the file again.")
         return redirect("ui:import")
     stored = StoredUpload(state["token"])
+    if stored.path.exists() and stored.path.stat().st_size > settings.TRACKER_IMPORT_JOB_BYTES:
+        return _start_job(request, state, stored)
     try:
         result = _run(stored, dry_run=False, actor=actor_of(request))
     except ImportFileError as exc:
@@ -154,6 +181,59 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         request, f"Imported {result.created:,} issues; {result.failed:,} rows were not imported."
     )
     return redirect("ui:import-result")
+
+
+def _start_job(request: HttpRequest, state: dict, stored: StoredUpload) -> HttpResponse:
+    """Queue the confirmed import as a job (its upload now kept in the database) and show
+    its progress."""
+    try:
+        with stored.path.open("rb") as binary:
+            job = import_jobs.import_job_create(
+                binary, actor=actor_of(request), keep_failed_rows=True
+            )
+    except ImportFileError as exc:
+        _forget(request)
+        messages.error(request, exc.message)
+        return redirect("ui:import")
+    stored.remove()
+    request.session[SESSION_KEY] = {
+        "token": stored.token,
+        "name": state["name"],
+        "stage": "running",
+        "job_id": job.pk,
+    }
+    return redirect("ui:import-progress")
+
+
+@require_GET
+@writes_need_login(fallback="ui:import")
+def import_progress(request: HttpRequest) -> HttpResponse:
+    """The running import's progress; once it has ended, its result (or why it failed)."""
+    state = _pending(request)
+    if not state or state["stage"] != "running":
+        return redirect("ui:import")
+    try:
+        job = jobs.job_get(state["job_id"], viewer=actor_of(request))
+    except JobNotFound:
+        request.session.pop(SESSION_KEY, None)
+        messages.error(request, "This import is no longer known; upload the file again.")
+        return redirect("ui:import")
+    if job.status == Job.Status.SUCCEEDED:
+        result: dict = job.result or {}
+        stored = StoredUpload(state["token"])
+        _remember(request, stored, state["name"], result, stage="done", job_id=job.pk)
+        messages.success(
+            request,
+            f"Imported {result['created']:,} issues; {result['failed']:,} rows were not imported.",
+        )
+        return redirect("ui:import-result")
+    if job.status == Job.Status.FAILED:
+        request.session.pop(SESSION_KEY, None)
+        messages.error(request, f"The import failed: {job.error}")
+        return redirect("ui:import")
+    return render(
+        request, "tracker/imports/progress.html", {"state": state, "job": job, "nav": "import"}
+    )
 
 
 @require_GET
@@ -176,8 +256,10 @@ def import_cancel(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @writes_need_login(fallback="ui:import")
-def import_errors_csv(request: HttpRequest) -> FileResponse:
+def import_errors_csv(request: HttpRequest) -> HttpResponseBase:
     state = _pending(request)
+    if state and state.get("job_id"):
+        return _job_errors_csv(request, state)
     path = StoredUpload(state["token"]).report_path if state else None
     if state is None or path is None or not path.exists():
         raise Http404("No error report")
@@ -188,3 +270,19 @@ def import_errors_csv(request: HttpRequest) -> FileResponse:
         filename=f"{name}-errors.csv",
         content_type="text/csv; charset=utf-8",
     )
+
+
+def _job_errors_csv(request: HttpRequest, state: dict) -> HttpResponseBase:
+    try:
+        job = jobs.job_get(state["job_id"], viewer=actor_of(request))
+    except JobNotFound as exc:
+        raise Http404("No error report") from exc
+    chunks = import_jobs.import_job_failed_rows(job)
+    if chunks is None:
+        raise Http404("No error report")
+    name = Path(state["name"]).stem or "import"
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{name}-errors.csv"
+    )
+    return response
