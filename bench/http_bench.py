@@ -11,7 +11,8 @@ BASE_URL for the command it runs:
     python3 ../shared/peer/peer_live.py /tmp/peer -- \\
         sh -c 'PEER_URL=$BASE_URL .venv/bin/python bench/http_bench.py'
 
-The tracker runs on a scratch database, `issuetracker_bench_http`, made anew for the run.
+The tracker runs on a scratch database, `issuetracker_bench_http_<random>`, made for the
+run and dropped after it (a name of its own, so that two runs at once do not collide).
 Every workload step is the same for both servers: 20 users, 300 issues, a 20,000-row CSV
 import over HTTP, then wrk on each endpoint; PATCH sends each request to an issue that has
 not been changed yet, so every one of them is a success.
@@ -243,8 +244,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `apt-get install wrk` (Debian's package), then again.")
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
-    database = "issuetracker_bench_http"
-    psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    database = f"issuetracker_bench_http_{uuid.uuid4().hex[:10]}"
     psql(f"CREATE DATABASE {database}")
     port = free_port()
     server = start_tracker(port, database)

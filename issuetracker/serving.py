@@ -21,6 +21,7 @@ task waiting forever when the client disconnects mid-answer.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import tempfile
@@ -214,8 +215,17 @@ async def _too_large(send: Send) -> None:
 def _application() -> WSGIBridge:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
     from django.conf import settings
+    from django.urls import get_resolver
 
     from issuetracker.wsgi import application as wsgi_application
+
+    # Import every view now (Django does on the first request), then set all that is loaded
+    # aside from the garbage collector: its full collections otherwise walk these hundreds
+    # of thousands of long-lived objects each time, a pause of 100-200 ms (p99) per
+    # collection under load; with them frozen a full collection takes about a millisecond.
+    get_resolver().url_patterns  # noqa: B018
+    gc.collect()
+    gc.freeze()
 
     # Uploads are stopped by their own handler at TRACKER_IMPORT_MAX_BYTES and JSON bodies
     # by the parser; the bridge only refuses what no request may be: well over both.

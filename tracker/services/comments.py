@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tracker.errors import IssueNotFound
@@ -8,9 +8,25 @@ from tracker.models import Comment, Issue, IssueEvent, User
 from tracker.rules import clean_comment_body, invalid, is_id
 
 from . import events
+from .issues import as_loaded
 
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
+
+# Whether the issue and the author exist, and the comment inserted only if both do: the checks
+# and the write in one statement, written out (the ORM would build it anew for each request).
+INSERT_COMMENT_SQL = """
+WITH facts AS (
+    SELECT EXISTS (SELECT FROM issues WHERE id = %(issue_id)s) AS issue_found,
+        (SELECT name FROM users WHERE id = %(author_id)s) AS author_name
+), inserted AS (
+    INSERT INTO comments (body, issue_id, author_id, created_at)
+    SELECT %(body)s, %(issue_id)s, %(author_id)s, %(now)s FROM facts
+    WHERE issue_found AND author_name IS NOT NULL
+    RETURNING id
+)
+SELECT facts.issue_found, facts.author_name, inserted.id FROM facts LEFT JOIN inserted ON true
+"""
 
 
 def comment_add(
@@ -31,20 +47,35 @@ def comment_add(
     body = clean_comment_body(body)
     if not body:
         raise invalid("body", "Empty comment", "empty_comment")
-    if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
+    if not is_id(issue_id):
         raise IssueNotFound()
     actor = events.recorded_actor(actor)
     if actor is not None and author_id is not None and author_id != actor.pk:
+        if not Issue.objects.filter(pk=issue_id).exists():
+            raise IssueNotFound()
         raise invalid("author_id", "You can only comment as yourself", "not_yourself")
     if author_id is None and actor is not None:
         author_id = actor.pk
-    author = User.objects.filter(pk=author_id).first() if author_id and is_id(author_id) else None
-    if author is None:
-        raise invalid("author_id", "Invalid author_id", "invalid_author")
     now = timezone.now()
     with transaction.atomic():
-        comment = Comment.objects.create(
-            issue_id=issue_id, author=author, body=body, created_at=now
+        with connection.cursor() as cursor:
+            cursor.execute(
+                INSERT_COMMENT_SQL,
+                {
+                    "issue_id": issue_id,
+                    "author_id": author_id if author_id and is_id(author_id) else None,
+                    "body": body,
+                    "now": now,
+                },
+            )
+            issue_found, author_name, comment_id = cursor.fetchone()
+        if not issue_found:
+            raise IssueNotFound()
+        if author_name is None:
+            raise invalid("author_id", "Invalid author_id", "invalid_author")
+        author = as_loaded(User(pk=author_id, name=author_name))
+        comment = as_loaded(
+            Comment(pk=comment_id, issue_id=issue_id, author=author, body=body, created_at=now)
         )
         details = {
             "comment_id": comment.pk,

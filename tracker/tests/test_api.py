@@ -127,9 +127,13 @@ def test_missing_issue_is_404_with_seed_message(api, path):
 
 
 def _reads_of_issues_after(captured, statement: str) -> list[str]:
-    sqls = [q["sql"] for q in captured.captured_queries]
-    written = next(i for i, sql in enumerate(sqls) if sql.startswith(statement))
-    return [sql for sql in sqls[written + 1 :] if sql.startswith("SELECT") and '"issues"' in sql]
+    """The statements reading `issues` after the first one doing `statement` (`INSERT INTO`,
+    `UPDATE`) to it, whether the ORM wrote them (quoted names) or the code did."""
+    sqls = [" ".join(q["sql"].split()) for q in captured.captured_queries]
+    wrote = re.compile(rf'^(WITH .*\) )?{statement} "?issues"?\s')
+    written = next(i for i, sql in enumerate(sqls) if wrote.search(sql))
+    reads = re.compile(r'^SELECT .*\bFROM "?issues"?\W')
+    return [sql for sql in sqls[written + 1 :] if reads.search(sql)]
 
 
 def test_create_and_patch_answer_with_what_they_wrote_without_reading_it_again(api, user):
@@ -140,7 +144,7 @@ def test_create_and_patch_answer_with_what_they_wrote_without_reading_it_again(a
             format="json",
         )
     created = response.json()
-    assert _reads_of_issues_after(captured, 'INSERT INTO "issues"') == []
+    assert _reads_of_issues_after(captured, "INSERT INTO") == []
     shown = api.get(f"/issues/{created['id']}").json()
     assert created == {key: value for key, value in shown.items() if key != "comments"}
 
@@ -149,7 +153,7 @@ def test_create_and_patch_answer_with_what_they_wrote_without_reading_it_again(a
             f"/issues/{created['id']}", {"status": "closed", "version": 1}, format="json"
         )
     patched = response.json()
-    assert _reads_of_issues_after(captured, 'UPDATE "issues"') == []
+    assert _reads_of_issues_after(captured, "UPDATE") == []
     shown = api.get(f"/issues/{created['id']}").json()
     assert patched == {key: value for key, value in shown.items() if key != "comments"}
     assert sorted(patched["labels"]) == ["Bug", "api", "urgent"]
@@ -644,3 +648,42 @@ def test_an_empty_status_on_create_means_open_as_the_schema_says(api, schema_doc
         f"/issues/{response.json()['id']}", {"status": "", "version": 1}, format="json"
     )
     assert patch.status_code == 400
+
+
+def _statements(captured) -> list[str]:
+    """Each statement's first words, savepoints left out."""
+    sqls = [" ".join(q["sql"].split()) for q in captured.captured_queries]
+    return [" ".join(sql.split()[:3]) for sql in sqls if "SAVEPOINT" not in sql]
+
+
+def test_hot_writes_run_one_statement_for_their_checks_and_write_and_one_for_the_event(api, user):
+    """DESIGN.md's budget for the hot writes: the existence checks go with the write (a
+    PATCH locks and reads the issue first, then writes), the timeline event, no read after."""
+    issue = services.issue_create(title="x")
+    with CaptureQueriesContext(connection) as created:
+        response = api.post("/issues", {"title": "x", "assignee_id": user.pk}, format="json")
+    assert response.status_code == 201
+    assert _statements(created) == ["WITH assignee AS", 'INSERT INTO "issue_events"']
+    with CaptureQueriesContext(connection) as patched:
+        response = api.patch(f"/issues/{issue.pk}", {"title": "y", "version": 1}, format="json")
+    assert response.status_code == 200
+    assert _statements(patched) == [
+        "SELECT issues.id, issues.title,",
+        "UPDATE issues SET",
+        'INSERT INTO "issue_events"',
+    ]
+    with CaptureQueriesContext(connection) as commented:
+        response = api.post(
+            f"/issues/{issue.pk}/comments", {"body": "c", "author_id": user.pk}, format="json"
+        )
+    assert response.status_code == 201
+    assert _statements(commented) == ["WITH facts AS", 'INSERT INTO "issue_events"']
+
+
+@pytest.mark.parametrize("author_id", [999999, None, "other"])
+def test_a_comment_on_a_missing_issue_is_404_whatever_its_author(api, login_user, user, author_id):
+    """The missing issue is named first, before the author's checks (even not_yourself)."""
+    api.force_authenticate(login_user if author_id == "other" else None)
+    body = {"body": "c", "author_id": user.pk if author_id == "other" else author_id}
+    response = api.post("/issues/999999/comments", body, format="json")
+    assert (response.status_code, response.json()["code"]) == (404, "issue_not_found")

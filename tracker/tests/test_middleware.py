@@ -176,3 +176,34 @@ def test_other_errors_still_reach_the_error_pages(issue):
     client = Client(raise_request_exception=False)
     assert client.get("/ui/issues/999999/").status_code == 404
     assert client.get("/issues/999999").status_code == 404
+
+
+def test_a_kept_connection_is_checked_without_a_query_while_alive(monkeypatch):
+    """The health check before a request (issuetracker/postgresql) asks the server only when
+    the connection looks closed, and a connection the server closed is replaced."""
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    asked: list[int] = []
+    real_is_usable = DatabaseWrapper.is_usable
+
+    def is_usable(self) -> bool:
+        asked.append(1)
+        return real_is_usable(self)
+
+    monkeypatch.setattr(DatabaseWrapper, "is_usable", is_usable)
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"]
+
+    def health_check() -> None:
+        connection.close_if_unusable_or_obsolete()  # what the start of a request does
+        connection.close_if_health_check_failed()  # what its first query does
+
+    connection.ensure_connection()
+    alive = connection.connection
+    health_check()
+    assert (connection.connection, asked) == (alive, [])
+
+    terminate_backend()
+    health_check()
+    assert asked == [1]
+    assert connection.connection is None
+    assert User.objects.count() >= 0  # a new connection

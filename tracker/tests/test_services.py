@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from tracker import services
 from tracker.errors import IssueNotFound, RuleViolation, VersionConflict
-from tracker.models import Issue, IssueEvent, Label, User
+from tracker.models import Comment, Issue, IssueEvent, Label, User
 
 from .factories import IssueFactory, LabelFactory, UserFactory
 
@@ -294,6 +294,17 @@ def test_comment_add_errors(kwargs, error):
     arguments = {"issue_id": issue.pk, "author_id": alice.pk, **kwargs}
     with pytest.raises(error):
         services.comment_add(**arguments)
+
+
+def test_a_refused_create_or_comment_writes_nothing():
+    issue = services.issue_create(title="x")
+    with pytest.raises(ValidationError):
+        services.issue_create(title="y", assignee_id=999999)
+    with pytest.raises(ValidationError):
+        services.comment_add(issue_id=issue.pk, body="c", author_id=999999)
+    assert list(Issue.objects.values_list("title", flat=True)) == ["x"]
+    assert not Comment.objects.exists()
+    assert list(IssueEvent.objects.values_list("event", flat=True)) == ["issue_created"]
 
 
 # --- Bulk status
