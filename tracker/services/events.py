@@ -124,24 +124,36 @@ _WRITE_EVENTS = """
     )"""
 
 
+_statements: dict[tuple[bool, tuple[str, ...]], str] = {}
+
+
+def _statement(outboxes: list[Outbox], *, write_events: bool) -> str:
+    """The one statement that writes the events (unless COPY did) and fills the outboxes;
+    built once for each set of outboxes."""
+    key = (write_events, tuple(outbox.name for outbox in outboxes))
+    if key not in _statements:
+        parts = [
+            "ev AS (SELECT * FROM unnest(%(issue_ids)s::bigint[], %(kinds)s::text[],"
+            " %(versions)s::int[], %(details)s::jsonb[]) AS ev(issue_id, event, version, details))"
+        ]
+        if write_events:
+            parts.append(_WRITE_EVENTS)
+        parts += [f"outbox_{i} AS ({outbox.sql})" for i, outbox in enumerate(outboxes)]
+        select = (
+            " UNION ALL ".join(
+                f"SELECT {i}, row_to_json(outbox_{i})::text FROM outbox_{i}"
+                for i in range(len(outboxes))
+            )
+            or "SELECT NULL, NULL WHERE false"
+        )
+        _statements[key] = f"WITH {', '.join(parts)} {select}"
+    return _statements[key]
+
+
 def _fill_outboxes(change: Change, events: Sequence[Event], *, write_events: bool) -> None:
     outboxes = list(_outboxes.values())
     if not outboxes and not write_events:
         return
-    parts = [
-        "ev AS (SELECT * FROM unnest(%(issue_ids)s::bigint[], %(kinds)s::text[],"
-        " %(versions)s::int[], %(details)s::jsonb[]) AS ev(issue_id, event, version, details))"
-    ]
-    if write_events:
-        parts.append(_WRITE_EVENTS)
-    parts += [f"outbox_{i} AS ({outbox.sql})" for i, outbox in enumerate(outboxes)]
-    if outboxes:
-        select = " UNION ALL ".join(
-            f"SELECT {i}, row_to_json(outbox_{i})::text FROM outbox_{i}"
-            for i in range(len(outboxes))
-        )
-    else:
-        select = "SELECT NULL, NULL WHERE false"
     params: dict[str, Any] = {
         "issue_ids": [e.issue_id for e in events],
         "kinds": [str(e.kind) for e in events],
@@ -152,8 +164,8 @@ def _fill_outboxes(change: Change, events: Sequence[Event], *, write_events: boo
         "at": change.at,
     }
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} {select}", params)
-        rows = cursor.fetchall()
+        cursor.execute(_statement(outboxes, write_events=write_events), params)
+        rows = cursor.fetchall() if outboxes else []
     by_outbox: dict[int, list[dict[str, Any]]] = {}
     for index, row in rows:
         by_outbox.setdefault(index, []).append(json.loads(row))
