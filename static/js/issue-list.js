@@ -13,3 +13,10 @@
     all.indeterminate = picked > 0 && !all.checked;
   });
 })();
+
+// On a narrow screen the filters fold behind their "Filters" button (the page is sent
+// with them open, so without JavaScript they simply show).
+(function () {
+  const panel = document.querySelector("details.filters-panel");
+  if (panel && window.matchMedia("(max-width: 640px)").matches) panel.open = false;
+})();
