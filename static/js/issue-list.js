@@ -18,5 +18,9 @@
 // with them open, so without JavaScript they simply show).
 (function () {
   const panel = document.querySelector("details.filters-panel");
-  if (panel && window.matchMedia("(max-width: 640px)").matches) panel.open = false;
+  if (!panel) return;
+  const narrow = window.matchMedia("(max-width: 640px)");
+  if (narrow.matches) panel.open = false;
+  // Widened past a phone's width, the button is gone: show the filters again.
+  narrow.addEventListener("change", () => { if (!narrow.matches) panel.open = true; });
 })();

@@ -91,6 +91,10 @@ def test_the_list_on_a_phone(new_page, size):
         expect(search).to_be_visible()
         toggle.click()
         expect(search).to_be_hidden()
+        # Widened to a desktop's width, the filters show again (there is no button there).
+        page.set_viewport_size(SIZES["desktop"])
+        expect(search).to_be_visible()
+        page.set_viewport_size(SIZES["phone"])
         # Status, assignee and date on a second line under the title.
         expect(meta).to_be_visible()
         expect(meta.locator(".badge")).to_be_visible()
