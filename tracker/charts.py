@@ -103,6 +103,7 @@ def bar_chart(
     label_width: float = 150,
     value_width: float = 56,
     axis: bool = True,
+    label_chars: int = BAR_LABEL_CHARS,
 ) -> BarChart:
     """Lay out one bar per row, its segments side by side, against a shared scale that
     starts at zero. `value_width` is kept free after the longest bar for its value text.
@@ -124,8 +125,8 @@ def bar_chart(
         row.end_x = round(x + 6, 1)
         row.short_label = (
             row.label
-            if len(row.label) <= BAR_LABEL_CHARS
-            else row.label[: BAR_LABEL_CHARS - 1].rstrip() + "…"
+            if len(row.label) <= label_chars
+            else row.label[: label_chars - 1].rstrip() + "…"
         )
     axis_top = top - 4
     axis_bottom = top + len(rows) * BAR_ROW - (BAR_ROW - BAR_THICKNESS) + 4
@@ -198,6 +199,7 @@ def line_chart(
     width: float = 1080,
     height: float = 280,
     period_title=short_date,
+    max_labels: int = LINE_MAX_LABELS,
 ) -> LineChart:
     """One line per series over the periods, on a shared zero-based scale.
 
@@ -228,9 +230,9 @@ def line_chart(
         )
         series.append(Series(key, label, points, path, area))
 
-    # At most LINE_MAX_LABELS labels, always including the latest period; the year is
+    # At most `max_labels` labels, always including the latest period; the year is
     # written when it differs from the previous label's (or, on the first, from the last's).
-    label_every = max(1, math.ceil(count / LINE_MAX_LABELS))
+    label_every = max(1, math.ceil(count / max_labels))
     x_ticks = []
     shown_year = periods[-1].year if periods else None
     for i, day in enumerate(periods):

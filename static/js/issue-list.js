@@ -13,3 +13,14 @@
     all.indeterminate = picked > 0 && !all.checked;
   });
 })();
+
+// On a narrow screen the filters fold behind their "Filters" button (the page is sent
+// with them open, so without JavaScript they simply show).
+(function () {
+  const panel = document.querySelector("details.filters-panel");
+  if (!panel) return;
+  const narrow = window.matchMedia("(max-width: 640px)");
+  if (narrow.matches) panel.open = false;
+  // Widened past a phone's width, the button is gone: show the filters again.
+  narrow.addEventListener("change", () => { if (!narrow.matches) panel.open = true; });
+})();

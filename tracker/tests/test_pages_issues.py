@@ -384,7 +384,8 @@ def test_issue_page_shows_fields_comments_and_readable_history(client):
     ]:
         assert expected in page
     assert re.search(
-        r'<time datetime="[^"]+" title="[^"]+">just now</time>', response.content.decode()
+        r'<time datetime="[^"]+" title="[^"]+" tabindex="0">just now</time>',
+        response.content.decode(),
     )
 
 
@@ -820,3 +821,121 @@ def test_pages_render_in_a_fixed_number_of_queries(
     for url, budget in budgets.items():
         with django_assert_max_num_queries(budget + extra):
             assert client.get(url).status_code == 200
+
+
+# --- The way back to the list, and "Close with comment"
+
+BACK = "/ui/issues/?status=open&ordering=title&q=printer"
+
+
+def with_back(url: str, back: str = BACK) -> str:
+    from urllib.parse import urlencode
+
+    return f"{url}?{urlencode({'back': back}, safe='/')}"
+
+
+def test_the_list_links_carry_its_place_and_the_issue_page_keeps_it(client):
+    issue = services.issue_create(title="Printer jam")
+    html = client.get(BACK).content.decode()
+    assert f'href="{unescape(with_back(detail(issue.pk)))}"' in unescape(html)
+    page = unescape(client.get(with_back(detail(issue.pk))).content.decode())
+    assert f'<a href="{BACK}">← All issues</a>' in page
+    assert f'<input type="hidden" name="back" value="{BACK}">' in page
+    assert f'href="{with_back(reverse("ui:issue-edit", kwargs={"issue_id": issue.pk}))}"' in page
+
+
+@pytest.mark.parametrize(
+    "back",
+    ["https://example.com/ui/issues/", "//example.com/ui/issues/", "/ui/people/", "javascript:x"],
+)
+def test_a_way_back_anywhere_but_the_list_is_dropped(client, back):
+    issue = services.issue_create(title="Safe")
+    page = client.get(with_back(detail(issue.pk), back)).content.decode()
+    assert '<a href="/ui/issues/">← All issues</a>' in page
+    assert 'name="back"' not in page
+    alice = UserFactory.create(name="Alice")
+    response = client.post(
+        comments_url(issue.pk), {"body": "Hi", "author_id": alice.pk, "back": back}
+    )
+    assert response.url == detail(issue.pk) + "#comments"
+
+
+def test_every_change_on_the_issue_page_comes_back_with_the_way_back(client):
+    alice = UserFactory.create(name="Alice")
+    issue = services.issue_create(title="Printer jam")
+    back = {"back": BACK}
+    expected = with_back(detail(issue.pk))
+    response = client.post(comments_url(issue.pk), {"body": "Hello", "author_id": alice.pk, **back})
+    assert response.url == expected + "#comments"
+    edit = reverse("ui:issue-edit", kwargs={"issue_id": issue.pk})
+    response = client.post(
+        edit, {"version": 1, "initial-status": "open", "status": "in_progress", **back}
+    )
+    assert response.url == expected
+    response = client.post(
+        reverse("ui:issue-labels", kwargs={"issue_id": issue.pk}),
+        {"version": 2, "labels": [], "new_labels": "bug", **back},
+    )
+    assert response.url == expected
+    # The edit form, its cancel link, and a conflict's pages keep it too.
+    page = unescape(client.get(with_back(edit)).content.decode())
+    assert f'<input type="hidden" name="back" value="{BACK}">' in page
+    assert f'<a href="{expected}">Cancel</a>' in page
+    stale = {"version": 1, "initial-title": "Printer jam", "title": "X", **back}
+    response = client.post(edit, stale)
+    assert response.status_code == 409
+    assert f'<input type="hidden" name="back" value="{BACK}">' in unescape(
+        response.content.decode()
+    )
+
+
+def test_close_with_comment_does_both(client):
+    alice = UserFactory.create(name="Alice")
+    issue = services.issue_create(title="Done")
+    page = client.get(detail(issue.pk)).content.decode()
+    close = '<button type="submit" name="set_status" value="closed">Close with comment</button>'
+    assert close in page
+    response = client.post(
+        comments_url(issue.pk),
+        {"body": "Fixed", "author_id": alice.pk, "version": 1, "set_status": "closed"},
+    )
+    assert response.url == detail(issue.pk) + "#comments"
+    assert messages_of(response) == ["Comment added and issue set to Closed."]
+    issue.refresh_from_db()
+    assert issue.status == "closed" and issue.version == 2
+    events = list(issue.events.order_by("id"))[-2:]
+    assert [(e.event, e.actor_id) for e in events] == [
+        ("comment_added", alice.pk),
+        ("issue_closed", alice.pk),
+    ]
+    page = client.get(detail(issue.pk)).content.decode()
+    assert "Close with comment" not in page
+    reopen = '<button type="submit" name="set_status" value="open">Reopen with comment</button>'
+    assert reopen in page
+
+
+def test_close_with_comment_on_a_changed_issue_saves_neither(client):
+    alice = UserFactory.create(name="Alice")
+    issue = services.issue_create(title="Done")
+    services.issue_update(issue_id=issue.pk, version=1, title="Done, renamed")
+    response = client.post(
+        comments_url(issue.pk),
+        {"body": "Fixed", "author_id": alice.pk, "version": 1, "set_status": "closed"},
+    )
+    assert response.status_code == 400
+    assert "Someone changed this issue since you opened it" in response.content.decode()
+    assert "Fixed</textarea>" in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.status == "open" and not issue.comments.exists()
+
+
+@pytest.mark.parametrize(
+    "data", [{"set_status": "nonsense", "version": 1}, {"set_status": "closed"}]
+)
+def test_close_with_comment_refuses_a_bad_status_or_version(client, data):
+    alice = UserFactory.create(name="Alice")
+    issue = services.issue_create(title="Done")
+    response = client.post(comments_url(issue.pk), {"body": "x", "author_id": alice.pk, **data})
+    assert response.status_code == 400
+    issue.refresh_from_db()
+    assert issue.status == "open" and not issue.comments.exists()

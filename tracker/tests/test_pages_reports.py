@@ -45,7 +45,9 @@ def test_dashboard_draws_four_charts_with_their_tables(client):
     assert response.status_code == 200
     html = response.content.decode()
     charts = svgs(html)
-    assert len(charts) == 4
+    # Each chart twice: for a wide screen and, narrower, for a phone (reports.css shows one).
+    assert len(charts) == 8
+    assert sum('id="chart-' in chart and "-narrow-title" in chart for chart in charts) == 4
     for chart in charts:
         assert 'role="img"' in chart
         assert "<title" in chart
@@ -66,6 +68,18 @@ def test_dashboard_interval_switch_is_plain_links(client):
     assert len(response.context["series"]) == 12
     # An unknown interval falls back to days rather than failing the page.
     assert len(client.get("/ui/reports/?interval=year").context["series"]) == 30
+
+
+def test_the_phone_charts_are_narrow_and_show_the_latest_periods(client):
+    response = client.get("/ui/reports/")
+    narrow = response.context["series_chart_narrow"]
+    assert narrow.width == 320
+    assert len(narrow.columns) == 14
+    assert narrow.x_ticks[-1].text == response.context["series_chart"].x_ticks[-1].text
+    assert len(narrow.x_ticks) <= 4
+    assert response.context["status_chart_narrow"].width == 320
+    weekly = client.get("/ui/reports/?interval=week").context["series_chart_narrow"]
+    assert len(weekly.columns) == 8
 
 
 def test_dashboard_empty_database(client):

@@ -10,7 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -24,7 +25,7 @@ from tracker.models import Issue, IssueEvent, User
 from tracker.rules import merge_label_names
 from tracker.templatetags.issue_ui import status_label
 
-from .access import can_write, writes_need_login
+from .access import can_write, safe_next, writes_need_login
 
 WEB = IssueEvent.Source.WEB
 Status = Issue.Status
@@ -35,6 +36,45 @@ STATUS_ACTIONS: dict[str, list[tuple[Status, str]]] = {
     Status.IN_PROGRESS: [(Status.OPEN, "Stop progress"), (Status.CLOSED, "Close issue")],
     Status.CLOSED: [(Status.OPEN, "Reopen issue")],
 }
+
+
+# The comment form's second button: the status it sets along with the comment, by the
+# issue's current status (closed issues are reopened, the others closed).
+COMMENT_STATUS_ACTIONS: dict[str, tuple[Status, str]] = {
+    Status.OPEN: (Status.CLOSED, "Close with comment"),
+    Status.IN_PROGRESS: (Status.CLOSED, "Close with comment"),
+    Status.CLOSED: (Status.OPEN, "Reopen with comment"),
+}
+
+
+def list_back(request: HttpRequest, candidate: str | None) -> str:
+    """The issue list as the visitor left it (filters, sort, search, page), from the `back`
+    parameter the list's links carry; the plain list when it is missing or is anything but
+    the issue list on this site (never an open redirect)."""
+    default = reverse("ui:issue-list")
+    back = safe_next(request, candidate, default)
+    return back if back.split("?", 1)[0] == default else default
+
+
+def _back(request: HttpRequest) -> str:
+    return list_back(request, request.POST.get("back") or request.GET.get("back"))
+
+
+def _back_context(request: HttpRequest) -> dict[str, Any]:
+    """`back` for the "All issues" link, and whether the forms must carry it along."""
+    back = _back(request)
+    return {"back": back, "back_is_list": back != reverse("ui:issue-list")}
+
+
+def issue_url(request: HttpRequest, issue_id: int, *, anchor: str = "", **params: str) -> str:
+    """The issue page's address, keeping its way back to the list."""
+    query = QueryDict(mutable=True)
+    back = _back(request)
+    if back != reverse("ui:issue-list"):
+        query["back"] = back
+    query.update(params)
+    url = reverse("ui:issue-detail", kwargs={"issue_id": issue_id})
+    return url + (f"?{query.urlencode(safe='/')}" if query else "") + anchor
 
 
 @dataclass(frozen=True)
@@ -82,6 +122,12 @@ def _issue_page(
         "labels_form": labels_form,
         "status_actions": STATUS_ACTIONS[issue.status],
     }
+    context.update(_back_context(request))
+    context["comment_status_action"] = COMMENT_STATUS_ACTIONS[issue.status]
+    context["order_urls"] = {
+        order: issue_url(request, issue_id, anchor="#history", order=order)
+        for order in ("oldest", "newest")
+    }
     failed = (comment_form and comment_form.errors) or labels_form.errors
     return render(request, "tracker/issue_detail.html", context, status=400 if failed else 200)
 
@@ -105,7 +151,7 @@ def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
             changes = form.changes()
             if not changes:
                 messages.info(request, "Nothing to save: no field was changed.")
-                return redirect("ui:issue-detail", issue_id=issue_id)
+                return redirect(issue_url(request, issue_id))
             try:
                 services.issue_update(
                     issue_id=issue_id,
@@ -120,11 +166,17 @@ def issue_edit(request: HttpRequest, issue_id: int) -> HttpResponse:
                 add_service_errors(form, exc)
             else:
                 messages.success(request, f"Issue #{issue_id} updated.")
-                return redirect("ui:issue-detail", issue_id=issue_id)
+                return redirect(issue_url(request, issue_id))
     return render(
         request,
         "tracker/issue_edit.html",
-        {"nav": "issues", "issue": issue, "form": form},
+        {
+            "nav": "issues",
+            "issue": issue,
+            "form": form,
+            "issue_url": issue_url(request, issue_id),
+            **_back_context(request),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -183,7 +235,9 @@ def _conflict_page(
         "hidden": hidden,
         "events": selectors.issue_events_since(issue_id=issue.pk, version=read_version),
         "apply_url": reverse(action, kwargs={"issue_id": issue.pk}),
-        "restart_url": reverse(restart, kwargs={"issue_id": issue.pk}),
+        "restart_url": _with_back(request, reverse(restart, kwargs={"issue_id": issue.pk})),
+        "issue_url": issue_url(request, issue.pk),
+        **_back_context(request),
     }
     return render(request, "tracker/issue_conflict.html", context, status=409)
 
@@ -212,7 +266,7 @@ def issue_labels(request: HttpRequest, issue_id: int) -> HttpResponse:
         else:
             shown = ", ".join(label.name for label in labels) or "none"
             messages.success(request, f"Labels saved: {shown}.")
-            return redirect("ui:issue-detail", issue_id=issue_id)
+            return redirect(issue_url(request, issue_id))
     return _issue_page(request, issue_id, labels_form=form)
 
 
@@ -240,19 +294,59 @@ def _labels_conflict(
 @require_POST
 @writes_need_login
 def issue_comment_add(request: HttpRequest, issue_id: int) -> HttpResponse:
+    """Add a comment; with the form's second button ("Close with comment", "Reopen with
+    comment") also set the status, both in one transaction: either both happen or neither."""
     form = _comment_form(request, request.POST)
+    set_status = request.POST.get("set_status") or None
     if form.is_valid():
+        actor = actor_of(request)
         try:
-            services.comment_add(
-                issue_id=issue_id,
-                author_id=form.cleaned_data.get("author_id"),
-                body=form.cleaned_data["body"],
-                actor=actor_of(request),
-                source=WEB,
+            with transaction.atomic():
+                comment = services.comment_add(
+                    issue_id=issue_id,
+                    author_id=form.cleaned_data.get("author_id"),
+                    body=form.cleaned_data["body"],
+                    actor=actor,
+                    source=WEB,
+                )
+                if set_status is not None:
+                    services.issue_update(
+                        issue_id=issue_id,
+                        version=_posted_version(request),
+                        status=set_status,
+                        # Anonymous (open mode): the change is the named author's, as the
+                        # comment is.
+                        actor=actor or comment.author,
+                        source=WEB,
+                    )
+        except VersionConflict:
+            form.add_error(
+                None,
+                "Someone changed this issue since you opened it, so nothing was saved. "
+                "Look at the change below, then send your comment again.",
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, "Comment added.")
-            return redirect(reverse("ui:issue-detail", kwargs={"issue_id": issue_id}) + "#comments")
+            if set_status is None:
+                messages.success(request, "Comment added.")
+            else:
+                label = status_label(set_status)
+                messages.success(request, f"Comment added and issue set to {label}.")
+            return redirect(issue_url(request, issue_id, anchor="#comments"))
     return _issue_page(request, issue_id, comment_form=form)
+
+
+def _posted_version(request: HttpRequest) -> int:
+    """The version the page showed; a missing or garbled one is the service's to refuse."""
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        return -1
+
+
+def _with_back(request: HttpRequest, url: str) -> str:
+    back = _back(request)
+    if back == reverse("ui:issue-list"):
+        return url
+    return f"{url}?{QueryDict.fromkeys(['back'], back).urlencode(safe='/')}"

@@ -87,6 +87,11 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "status": statuses,
         },
         "filtered": any(params.get(key) for key in ("q", "assignee_id", "label", "status")),
+        "active_filters": sum(
+            1 for key in ("q", "assignee_id", "label", "status") if params.get(key, "").strip()
+        ),
+        # The issue links carry the list as it is, for the issue page's way back.
+        "back": request.get_full_path(),
         "statuses": Issue.Status.choices,
         "can_write": can_write(request),
     }

@@ -15,38 +15,52 @@ from tracker.models import Issue
 
 TOP_ASSIGNEES = 10
 SERIES_LABELS = {"created": "Created", "resolved": "Resolved"}
+# A phone gets its own, narrower drawing of each chart (shown instead of the wide one by
+# reports.css), so its text keeps a readable size without scrolling sideways: the bars with
+# shorter names, the series over its latest periods only (the table below has them all).
+NARROW = {"width": 320, "label_width": 108, "value_width": 44, "label_chars": 12}
+NARROW_PERIODS = {"day": 14, "week": 8}
+NARROW_LABELS = 4
 
 
-def _assignee_chart(rows: list[dict]) -> charts.BarChart:
+def _assignee_chart(rows: list[dict], **layout) -> charts.BarChart:
     return charts.bar_chart(
-        charts.BarRow(
-            label=row["name"],
-            value_text=f"{row['total']:,}",
-            segments=[
-                charts.Segment(
-                    status,
-                    row[status],
-                    f"{row['name']}: {row[status]:,} {Issue.Status(status).label.lower()}",
-                )
-                for status in reports.STATUSES
-            ],
-        )
-        for row in rows
+        (
+            charts.BarRow(
+                label=row["name"],
+                value_text=f"{row['total']:,}",
+                segments=[
+                    charts.Segment(
+                        status,
+                        row[status],
+                        f"{row['name']}: {row[status]:,} {Issue.Status(status).label.lower()}",
+                    )
+                    for status in reports.STATUSES
+                ],
+            )
+            for row in rows
+        ),
+        **layout,
     )
 
 
-def _status_chart(counts: dict[str, int]) -> charts.BarChart:
+def _status_chart(counts: dict[str, int], **layout) -> charts.BarChart:
     return charts.bar_chart(
-        charts.BarRow(
-            label=Issue.Status(status).label,
-            value_text=f"{count:,}",
-            segments=[charts.Segment(status, count, f"{Issue.Status(status).label}: {count:,}")],
-        )
-        for status, count in counts.items()
+        (
+            charts.BarRow(
+                label=Issue.Status(status).label,
+                value_text=f"{count:,}",
+                segments=[
+                    charts.Segment(status, count, f"{Issue.Status(status).label}: {count:,}")
+                ],
+            )
+            for status, count in counts.items()
+        ),
+        **layout,
     )
 
 
-def _latency_chart(latency: dict) -> charts.BarChart | None:
+def _latency_chart(latency: dict, **layout) -> charts.BarChart | None:
     if not latency["resolved_count"]:
         return None
     measures = [
@@ -68,8 +82,7 @@ def _latency_chart(latency: dict) -> charts.BarChart | None:
             for label, seconds in measures
         ),
         axis=False,  # seconds on an axis read badly; each bar carries its duration
-        label_width=110,
-        value_width=80,
+        **({"label_width": 110, "value_width": 80} | layout),
     )
 
 
@@ -94,6 +107,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {key: (label, [row[key] for row in series]) for key, label in SERIES_LABELS.items()},
         period_title=_week_title if interval == "week" else charts.short_date,
     )
+    narrow = NARROW_PERIODS[interval]
+    series_chart_narrow = charts.line_chart(
+        periods[-narrow:],
+        {
+            key: (label, [row[key] for row in series[-narrow:]])
+            for key, label in SERIES_LABELS.items()
+        },
+        period_title=_week_title if interval == "week" else charts.short_date,
+        width=NARROW["width"],
+        height=220,
+        max_labels=NARROW_LABELS,
+    )
     for row, day in zip(series, periods, strict=True):
         row["title"] = _week_title(day) if interval == "week" else f"{day:%a} {day:%b} {day.day}"
     total = sum(counts.values())
@@ -112,8 +137,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
         "total_issues": total,
         "status_chart": _status_chart(counts),
+        "status_chart_narrow": _status_chart(counts, **NARROW),
         "assignees": assignees,
         "assignee_chart": _assignee_chart(assignees) if assignees else None,
+        "assignee_chart_narrow": _assignee_chart(assignees, **NARROW) if assignees else None,
         "top_assignees": TOP_ASSIGNEES,
         "latency": latency,
         "latency_text": {
@@ -121,8 +148,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             for key in ("average", "median", "p90")
         },
         "latency_chart": _latency_chart(latency),
+        "latency_chart_narrow": _latency_chart(
+            latency, **NARROW | {"label_width": 108, "value_width": 64, "label_chars": 16}
+        ),
         "series": series,
         "series_chart": series_chart,
+        "series_chart_narrow": series_chart_narrow,
+        "narrow_periods": min(narrow, len(series)),
         "series_totals": {key: sum(row[key] for row in series) for key in SERIES_LABELS},
         "series_labels": SERIES_LABELS,
         "timezone_name": timezone.get_current_timezone_name(),

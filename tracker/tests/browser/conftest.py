@@ -19,6 +19,11 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parents[3] / ".artifacts" / "screenshots"
+# The screenshots of every page the README points at, committed with the code.
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+SIZES = {"phone": PHONE, "desktop": DESKTOP}
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +45,11 @@ def new_page(browser, live_server):
     """Open a fresh browser tab (own cookies) on the live server; several per test are fine."""
     contexts = []
 
-    def open_page(viewport: dict | None = None):
+    def open_page(viewport: dict | None = None, color_scheme: str = "light"):
         context = browser.new_context(
-            base_url=live_server.url, viewport=viewport or {"width": 1280, "height": 900}
+            base_url=live_server.url,
+            viewport=viewport or {"width": 1280, "height": 900},
+            color_scheme=color_scheme,
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
