@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -14,7 +14,9 @@ from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
 from tracker.rules import (
     ISSUE_EDITABLE_FIELDS,
     clean_description,
+    clean_due_date,
     clean_label_names,
+    clean_priority,
     clean_status,
     clean_title,
     invalid,
@@ -31,9 +33,19 @@ from .labels import labels_get_or_create
 Status = Issue.Status
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
+Priority = Issue.Priority
 
 BULK_STATUS_MAX_IDS = 10_000
-TEXT_FIELD_EVENTS = {"title": Kind.TITLE_CHANGED, "description": Kind.DESCRIPTION_CHANGED}
+# Fields whose change is recorded as {"from", "to"}, each with its event.
+FIELD_EVENTS = {
+    "title": Kind.TITLE_CHANGED,
+    "description": Kind.DESCRIPTION_CHANGED,
+    "priority": Kind.PRIORITY_CHANGED,
+}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _lock_issue(issue_id: int) -> Issue:
@@ -82,12 +94,17 @@ def issue_create(
     status: str = Status.OPEN,
     assignee_id: int | None = None,
     labels: Sequence[str] = (),
+    priority: str = Priority.NONE,
+    due_date: date | str | None = None,
     actor: User | None = None,
     source: str = Source.API,
 ) -> Issue:
+    """Raises ValidationError (nothing written). Empty status or priority: the default."""
     title = clean_title(title)
     description = clean_description(description)
     status = clean_status(status or Status.OPEN)
+    priority = clean_priority(priority or Priority.NONE)
+    due_date = clean_due_date(due_date)
     label_names = clean_label_names(labels)
     assignee = assignee_or_none(assignee_id)
     actor = events.recorded_actor(actor)
@@ -98,6 +115,8 @@ def issue_create(
             description=description,
             status=status,
             assignee=assignee,
+            priority=priority,
+            due_date=due_date,
             created_at=now,
             updated_at=now,
             resolved_at=resolved_at_for(status, now),
@@ -118,6 +137,8 @@ def issue_create(
                     assignee_id=assignee_id,
                     assignee_name=assignee.name if assignee else None,
                     labels=issue.label_names,
+                    priority=priority,
+                    due_date=due_date,
                 )
             ],
         )
@@ -147,6 +168,10 @@ def issue_update(
         changes["description"] = clean_description(changes["description"])
     if "status" in changes:
         changes["status"] = clean_status(changes["status"])
+    if "priority" in changes:
+        changes["priority"] = clean_priority(changes["priority"])
+    if "due_date" in changes:
+        changes["due_date"] = clean_due_date(changes["due_date"])
     new_assignee = assignee_or_none(changes.get("assignee_id"))
     actor = events.recorded_actor(actor)
 
@@ -158,7 +183,7 @@ def issue_update(
         version = issue.version + 1
         recorded: list[Event] = []
 
-        for name, kind in TEXT_FIELD_EVENTS.items():
+        for name, kind in FIELD_EVENTS.items():
             if name in changes and changes[name] != getattr(issue, name):
                 details = {"from": getattr(issue, name), "to": changes[name]}
                 recorded.append(Event(issue.pk, kind, version, details))
@@ -179,6 +204,10 @@ def issue_update(
             }
             recorded.append(Event(issue.pk, Kind.ASSIGNEE_CHANGED, version, details))
             fields["assignee_id"] = changes["assignee_id"]
+        if "due_date" in changes and changes["due_date"] != issue.due_date:
+            details = {"from": _iso(issue.due_date), "to": _iso(changes["due_date"])}
+            recorded.append(Event(issue.pk, Kind.DUE_DATE_CHANGED, version, details))
+            fields["due_date"] = changes["due_date"]
 
         if fields:
             _bump(issue, now, **fields)

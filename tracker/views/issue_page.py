@@ -21,7 +21,7 @@ from tracker.errors import VersionConflict
 from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_service_errors
 from tracker.markdown import MarkdownBatch
 from tracker.models import Issue, IssueEvent, User
-from tracker.rules import merge_label_names
+from tracker.rules import is_overdue, merge_label_names
 from tracker.templatetags.issue_ui import status_label
 
 from .access import can_write, writes_need_login
@@ -81,6 +81,7 @@ def _issue_page(
         "comment_form": comment_form or _comment_form(request),
         "labels_form": labels_form,
         "status_actions": STATUS_ACTIONS[issue.status],
+        "overdue": is_overdue(issue.status, issue.due_date),
     }
     failed = (comment_form and comment_form.errors) or labels_form.errors
     return render(request, "tracker/issue_detail.html", context, status=400 if failed else 200)
