@@ -114,7 +114,8 @@ class IssueFilter(django_filters.FilterSet):
         lookup_expr="lt",
         help_text="Due before this date (YYYY-MM-DD).",
     )
-    overdue = django_filters.CharFilter(
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
         method="filter_overdue",
         help_text="`true`: open or in progress and due before today (in the server's time "
         "zone); `false`: the others.",
@@ -128,13 +129,8 @@ class IssueFilter(django_filters.FilterSet):
         ]
 
     def filter_overdue(self, queryset, name, value):
-        wanted = value.strip().lower()
-        if wanted not in ("true", "false"):
-            raise ValidationError(
-                {"overdue": ValidationError("overdue must be true or false", code="invalid")}
-            )
         overdue = Q(status__in=OVERDUE_STATUSES, due_date__lt=today())
-        return queryset.filter(overdue if wanted == "true" else ~overdue)
+        return queryset.filter(overdue if value == "true" else ~overdue)
 
     def filter_assignee(self, queryset, name, value):
         if value.lower() in ("none", "null"):

@@ -255,7 +255,7 @@ def titles(response) -> list[str]:
             {"urgent_overdue", "urgent_undated", "high_today", "high_started_late"},
         ),
         ("overdue=true", {"urgent_overdue", "high_started_late"}),
-        ("overdue=TRUE&priority=high", {"high_started_late"}),
+        ("overdue=true&priority=high", {"high_started_late"}),
         (
             "overdue=false",
             {"high_today", "low_later", "none_undated", "medium_closed_late", "urgent_undated"},
@@ -278,7 +278,8 @@ def test_api_filters(api, spread, query, expected):
         ("priority=critical", "priority", "invalid_choice"),
         ("due_before=2026-02-30", "due_before", "invalid"),
         ("due_after=12/31/2026", "due_after", "invalid"),
-        ("overdue=maybe", "overdue", "invalid"),
+        ("overdue=maybe", "overdue", "invalid_choice"),
+        ("overdue=TRUE", "overdue", "invalid_choice"),
         ("ordering=priority_rank_desc", "ordering", "invalid"),
     ],
 )
@@ -529,3 +530,25 @@ def test_admin_edits_priority_and_due_date_through_the_service(admin_client):
         IssueEvent.objects.filter(issue=issue, source="admin").values_list("event", flat=True)
     ) == {"priority_changed", "due_date_changed"}
     assert admin_client.get("/admin/tracker/issue/?priority__exact=medium").status_code == 200
+
+
+def test_edit_conflict_shows_priorities_by_their_labels(client):
+    issue = services.issue_create(title="x")
+    services.issue_update(issue_id=issue.pk, version=1, priority="low")
+    form = {
+        "version": 1,
+        **dict.fromkeys(("title", "description", "assignee_id", "due_date"), ""),
+        **{f"initial-{name}": "" for name in ("title", "description", "assignee_id", "due_date")},
+        "title": "x",
+        "initial-title": "x",
+        "status": "open",
+        "initial-status": "open",
+        "priority": "urgent",
+        "initial-priority": "none",
+    }
+    response = client.post(f"/ui/issues/{issue.pk}/edit/", form)
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Urgent" in page and "Low" in page
+    issue.refresh_from_db()
+    assert (issue.priority, issue.version) == ("low", 2)

@@ -22,7 +22,7 @@ from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_servi
 from tracker.markdown import MarkdownBatch
 from tracker.models import Issue, IssueEvent, User
 from tracker.rules import is_overdue, merge_label_names
-from tracker.templatetags.issue_ui import status_label
+from tracker.templatetags.issue_ui import priority_label, status_label
 
 from .access import can_write, writes_need_login
 
@@ -148,6 +148,8 @@ def _edit_conflict(
     def shown(field: str, value: Any) -> str:
         if field == "status":
             return status_label(value)
+        if field == "priority":
+            return priority_label(value)
         if field == "assignee_id":
             return names.get(value, f"user {value}") if value else "Nobody"
         return value or ""
