@@ -232,8 +232,11 @@ class EventInline(admin.TabularInline):
 @admin.register(Issue)
 class IssueAdmin(admin.ModelAdmin):
     form = IssueAdminForm
-    list_display = ("id", "title", "status", "assignee", "version", "created_at", "resolved_at")
-    list_filter = ("status",)
+    list_display = (
+        *("id", "title", "status", "priority", "due_date", "assignee", "version"),
+        *("created_at", "resolved_at"),
+    )
+    list_filter = ("status", "priority")
     search_fields = ("title",)
     list_select_related = ("assignee",)
     autocomplete_fields = ("assignee",)
@@ -266,6 +269,8 @@ class IssueAdmin(admin.ModelAdmin):
                 description=data.get("description", ""),
                 status=data["status"],
                 assignee_id=assignee.pk if assignee else None,
+                priority=data.get("priority") or Issue.Priority.NONE,
+                due_date=data.get("due_date"),
                 actor=request.user,
                 source=ADMIN,
             )

@@ -5,16 +5,68 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import DateField, Exists, IntegerField, OuterRef, Q
 from django_filters.fields import IsoDateTimeField
 
 from . import search
-from .models import Issue, IssueLabel
-from .rules import in_utc, name_key, parse_id
+from .models import PRIORITY_RANKS, Issue, IssueLabel
+from .pagination import Computed
+from .rules import OVERDUE_STATUSES, in_utc, name_key, parse_id, today
 
-ORDERINGS = ("id", "created_at", "updated_at", "title", "status")
+ORDERINGS = ("id", "created_at", "updated_at", "title", "status", "priority", "due_date")
 ORDERING_CHOICES = [(name, name) for name in ORDERINGS] + [(f"-{n}", f"-{n}") for n in ORDERINGS]
+
+# The orderings that sort by a computed key rather than a column, with the keyset key each
+# sorts by (the expressions of the indexes in Issue.Meta, written as PostgreSQL writes them,
+# so that a page is read from an index). `priority` is the most urgent first (urgent, high,
+# medium, low, none), and `-priority` the least urgent first: the order people mean, not the
+# alphabet's. Issues without a due date come last in both `due_date` (soonest first) and
+# `-due_date` (latest first). Ties go by id in the direction of the key.
+_PRIORITY_RANK_SQL = (
+    "CASE "
+    + " ".join(
+        f'WHEN "issues"."priority" = \'{name}\' THEN {rank}'
+        for name, rank in PRIORITY_RANKS.items()
+        if rank
+    )
+    + " ELSE 0 END"
+)
+COMPUTED_ORDERINGS = {
+    "priority": Computed(
+        "priority_rank_desc", _PRIORITY_RANK_SQL, (), IntegerField(), "integer", descending=True
+    ),
+    "-priority": Computed(
+        "priority_rank_asc", _PRIORITY_RANK_SQL, (), IntegerField(), "integer", descending=False
+    ),
+    "due_date": Computed(
+        "due_date_last",
+        'COALESCE("issues"."due_date", \'9999-12-31\'::date)',
+        (),
+        DateField(),
+        "date",
+        descending=False,
+    ),
+    "-due_date": Computed(
+        "due_date_first",
+        'COALESCE("issues"."due_date", \'0001-01-01\'::date)',
+        (),
+        DateField(),
+        "date",
+        descending=True,
+    ),
+}
+
+
+class IsoDateField(forms.DateField):
+    input_formats = ["%Y-%m-%d"]
+
+
+class IsoDateFilter(django_filters.DateFilter):
+    """A date written as YYYY-MM-DD only (not the locale's other ways of writing one)."""
+
+    field_class = IsoDateField
 
 
 class InstantField(IsoDateTimeField):
@@ -48,10 +100,37 @@ class IssueFilter(django_filters.FilterSet):
     )
     created_after = InstantFilter(field_name="created_at", lookup_expr="gte")
     created_before = InstantFilter(field_name="created_at", lookup_expr="lt")
+    priority = django_filters.MultipleChoiceFilter(
+        choices=Issue.Priority.choices,
+        help_text="One or more priorities (repeat the parameter).",
+    )
+    due_after = IsoDateFilter(
+        field_name="due_date",
+        lookup_expr="gte",
+        help_text="Due on or after this date (YYYY-MM-DD).",
+    )
+    due_before = IsoDateFilter(
+        field_name="due_date",
+        lookup_expr="lt",
+        help_text="Due before this date (YYYY-MM-DD).",
+    )
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_overdue",
+        help_text="`true`: open or in progress and due before today (in the server's time "
+        "zone); `false`: the others.",
+    )
 
     class Meta:
         model = Issue
-        fields = ["status", "assignee_id", "label", "q", "created_after", "created_before"]
+        fields = [
+            *("status", "assignee_id", "label", "q", "created_after", "created_before"),
+            *("priority", "due_after", "due_before", "overdue"),
+        ]
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = Q(status__in=OVERDUE_STATUSES, due_date__lt=today())
+        return queryset.filter(overdue if value == "true" else ~overdue)
 
     def filter_assignee(self, queryset, name, value):
         if value.lower() in ("none", "null"):
@@ -76,6 +155,18 @@ class IssueFilter(django_filters.FilterSet):
 
 
 RELEVANCE = "relevance"
+
+
+def sort_key(ordering: str, *, q: str | None = None) -> tuple[str, Computed | None]:
+    """What keyset_page sorts by for a clean_ordering() result: the order and its computed
+    key, if it has one."""
+    if ordering == RELEVANCE:
+        computed = search.relevance_order(q or "")
+        return computed.name, computed
+    if ordering in COMPUTED_ORDERINGS:
+        computed = COMPUTED_ORDERINGS[ordering]
+        return computed.name, computed
+    return ordering, None
 
 
 def clean_ordering(value: str | None, *, q: str | None = None) -> str:

@@ -80,6 +80,26 @@ def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+def priority_field(**kwargs: Any) -> RawTextField:
+    return RawTextField(
+        required=False,
+        label="Priority",
+        initial=Issue.Priority.NONE,
+        widget=forms.Select(choices=Issue.Priority.choices),
+        **kwargs,
+    )
+
+
+def due_date_field(**kwargs: Any) -> RawTextField:
+    """Text, so that a malformed date gets the service's message; a date picker in browsers."""
+    return RawTextField(
+        required=False,
+        label="Due date",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        **kwargs,
+    )
+
+
 class LabelsMixin(forms.Form):
     labels = NameListField(required=False, label="Labels")
     new_labels = RawTextField(
@@ -106,8 +126,10 @@ class IssueCreateForm(LabelsMixin):
         widget=forms.Select(choices=Issue.Status.choices),
     )
     assignee_id = forms.IntegerField(required=False, label="Assignee", widget=forms.Select)
+    priority = priority_field()
+    due_date = due_date_field()
 
-    field_order = ["title", "description", "status", "assignee_id", "labels", "new_labels"]
+    field_order = [*ISSUE_EDITABLE_FIELDS, "labels", "new_labels"]
 
     def __init__(self, *args: Any, users: Iterable[User], labels: Iterable[Label], **kwargs):
         super().__init__(*args, **kwargs)
@@ -132,6 +154,8 @@ class IssueEditForm(forms.Form):
     assignee_id = forms.IntegerField(
         required=False, label="Assignee", widget=forms.Select, show_hidden_initial=True
     )
+    priority = priority_field(show_hidden_initial=True)
+    due_date = due_date_field(show_hidden_initial=True)
 
     def __init__(self, *args: Any, users: Iterable[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,6 +166,7 @@ class IssueEditForm(forms.Form):
         return {
             "version": issue.version,
             **{name: getattr(issue, name) for name in ISSUE_EDITABLE_FIELDS},
+            "due_date": issue.due_date.isoformat() if issue.due_date else "",
         }
 
     def changes(self) -> dict[str, Any]:

@@ -3,14 +3,15 @@ what the database can guarantee on its own is declared here in Meta.constraints.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Length, Lower, Now, Trim
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Length, Lower, Now, Trim
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -148,11 +149,33 @@ class Label(models.Model):
         return self.name
 
 
+# How urgent a priority is, as a number that sorts (0 for none up to 4 for urgent), and an
+# issue's due date as a sort key that puts issues without one last, whichever the direction.
+PRIORITY_RANKS = {"none": 0, "low": 1, "medium": 2, "high": 3, "urgent": 4}
+PRIORITY_RANK = models.Case(
+    *(
+        models.When(priority=name, then=models.Value(rank))
+        for name, rank in PRIORITY_RANKS.items()
+        if rank
+    ),
+    default=models.Value(0),
+)
+DUE_DATE_LAST = Coalesce(F("due_date"), models.Value(date.max))
+DUE_DATE_FIRST = Coalesce(F("due_date"), models.Value(date.min))
+
+
 class Issue(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         IN_PROGRESS = "in_progress", "In progress"
         CLOSED = "closed", "Closed"
+
+    class Priority(models.TextChoices):
+        NONE = "none", "None"
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        URGENT = "urgent", "Urgent"
 
     title = models.CharField(max_length=ISSUE_TITLE_MAX)
     description = models.TextField(blank=True, default="")
@@ -169,6 +192,15 @@ class Issue(models.Model):
         related_name="assigned_issues",
         db_index=False,
     )
+    # A constant default and a nullable column: PostgreSQL adds both without rewriting the
+    # table (migration 0008), so a million issues are not locked while it runs.
+    priority = models.CharField(
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NONE,
+        db_default=Priority.NONE,
+    )
+    due_date = models.DateField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1, db_default=1)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
     updated_at = models.DateTimeField(default=timezone.now, db_default=Now())
@@ -193,6 +225,11 @@ class Issue(models.Model):
                 | (~Q(status="closed") & Q(resolved_at__isnull=True)),
                 name="issues_resolved_at_iff_closed",
             ),
+            # Added NOT VALID, then validated without blocking writes (migration 0008).
+            models.CheckConstraint(
+                condition=Q(priority__in=["none", "low", "medium", "high", "urgent"]),
+                name="issues_priority_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "id"], name="issues_status_id_idx"),
@@ -205,6 +242,12 @@ class Issue(models.Model):
                 name="issues_resolved_at_idx",
                 condition=Q(resolved_at__isnull=False),
             ),
+            # The keyset sorts by urgency and by due date (tracker.filters.sort_key): the
+            # expressions are exactly those the list sorts by, so PostgreSQL reads a page of
+            # them from these indexes.
+            models.Index(PRIORITY_RANK, F("id"), name="issues_priority_rank_idx"),
+            models.Index(DUE_DATE_LAST, F("id"), name="issues_due_date_last_idx"),
+            models.Index(DUE_DATE_FIRST, F("id"), name="issues_due_date_first_idx"),
         ]
         # Two columns live in the database only (migration 0006_search), out of the ORM's
         # way so that no query reads them by accident: `search`, the issue's full-text
@@ -265,6 +308,8 @@ class IssueEvent(models.Model):
         ISSUE_REOPENED = "issue_reopened"
         ASSIGNEE_CHANGED = "assignee_changed"
         LABELS_CHANGED = "labels_changed"
+        PRIORITY_CHANGED = "priority_changed"
+        DUE_DATE_CHANGED = "due_date_changed"
         COMMENT_ADDED = "comment_added"
 
     class Source(models.TextChoices):

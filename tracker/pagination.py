@@ -7,6 +7,7 @@ answers from a two-column index, so page 10,000 costs what page 1 costs: no OFFS
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.core import signing
@@ -69,13 +70,16 @@ def clean_per_page(value: Any) -> int:
 @dataclass(frozen=True)
 class Computed:
     """A sort key computed by an SQL expression (`sql` with `params`) rather than read from
-    a column: search relevance. Sorted highest first, then by id, newest first."""
+    a column: search relevance, urgency, due dates. Sorted highest first unless not
+    `descending`, then by id in the same direction. Never NULL (a row comparison with a NULL
+    would skip the row)."""
 
     name: str
     sql: str
     params: tuple[Any, ...]
     field: Field
     cast: str  # the SQL type a cursor's value is compared as, exactly as computed
+    descending: bool = True
 
     def expression(self) -> RawSQL:
         return RawSQL(self.sql, self.params, output_field=self.field)
@@ -95,7 +99,7 @@ def keyset_page(
     model = queryset.model
     table = model._meta.db_table
     if computed is not None and order == computed.name:
-        descending = True
+        descending = computed.descending
         field = computed.field
         key_sql, key_params = computed.sql, computed.params
         compared = f"%s::{computed.cast}"
@@ -130,6 +134,8 @@ def keyset_page(
 
     def cursor_at(row: Model, towards_start: bool) -> str:
         value = getattr(row, name) if name != field.name else field.value_to_string(row)
+        if isinstance(value, date):
+            value = value.isoformat()
         return _encode(salt, towards_start, value, row.pk)
 
     if not rows:

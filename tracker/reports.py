@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from . import selectors
 from .models import Issue
-from .rules import clean_status, invalid
+from .rules import clean_status, invalid, today
 
 STATUSES: tuple[str, ...] = tuple(Issue.Status.values)
 INTERVALS = ("day", "week")
@@ -96,7 +96,10 @@ _PER_ASSIGNEE = """
     SELECT assignee_id,
            count(*) FILTER (WHERE status = 'open') AS open,
            count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
-           count(*) FILTER (WHERE status = 'closed') AS closed
+           count(*) FILTER (WHERE status = 'closed') AS closed,
+           count(*) FILTER (
+               WHERE status IN ('open', 'in_progress') AND due_date < %(today)s::date
+           ) AS overdue
       FROM issues
      WHERE assignee_id IS NOT NULL
        AND (%(status)s::text IS NULL OR status = %(status)s::text)
@@ -109,7 +112,8 @@ _TOP_ASSIGNEES_SQL = f"""
            counts.open + counts.in_progress + counts.closed AS total,
            counts.open,
            counts.in_progress,
-           counts.closed
+           counts.closed,
+           counts.overdue
       FROM ({_PER_ASSIGNEE}) AS counts
       JOIN users ON users.id = counts.assignee_id
      ORDER BY total DESC, counts.assignee_id
@@ -130,7 +134,8 @@ _PEOPLE_SQL = f"""
 
 @cached_report
 def top_assignees(*, limit: int | None = None, status: str | None = None) -> list[dict]:
-    """Assignees with their issue counts, most issues first, ties by user id.
+    """Assignees with their issue counts, most issues first, ties by user id; `overdue`:
+    their open or in-progress issues due before today (rules.today), among those counted.
 
     Unassigned issues are not counted. With `status`, only issues in that status count.
     Raises ValidationError for a limit below 1 or an unknown status.
@@ -140,7 +145,9 @@ def top_assignees(*, limit: int | None = None, status: str | None = None) -> lis
     if status is not None:
         status = clean_status(status)
     # LIMIT NULL is LIMIT ALL.
-    return _rows(_TOP_ASSIGNEES_SQL, {"limit": limit, "status": status})
+    # Today is an argument of the query, not of the cache key: an entry lives for
+    # REPORT_CACHE_SECONDS, so a new day shows within seconds of midnight.
+    return _rows(_TOP_ASSIGNEES_SQL, {"limit": limit, "status": status, "today": today()})
 
 
 @cached_report
@@ -155,7 +162,7 @@ def people_summary() -> list[dict]:
     regard to case, then id."""
     return [
         {**row, "total": sum(row[status] for status in STATUSES)}
-        for row in _rows(_PEOPLE_SQL, {"status": None})
+        for row in _rows(_PEOPLE_SQL, {"status": None, "today": today()})
     ]
 
 

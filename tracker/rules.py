@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from tracker.models import (
     ISSUE_TITLE_MAX,
@@ -25,10 +26,11 @@ from tracker.models import (
 )
 
 Status = Issue.Status
+Priority = Issue.Priority
 
 # The fields of an issue a change may set (labels have their own write). The API's input
 # serializers, the edit form, the admin and issue_update all take this list.
-ISSUE_EDITABLE_FIELDS = ("title", "description", "status", "assignee_id")
+ISSUE_EDITABLE_FIELDS = ("title", "description", "status", "assignee_id", "priority", "due_date")
 
 # The columns of the issues CSV, in the order their errors are reported, each with the
 # note that documents it (the API docs, the import page and the command's help).
@@ -38,6 +40,8 @@ CSV_COLUMNS = {
     "status": "empty means open",
     "description": "",
     "labels": "names separated by ;",
+    "priority": "none, low, medium, high or urgent; empty means none",
+    "due_date": "YYYY-MM-DD; empty for none",
 }
 # The export writes these columns too; the import ignores them (and says so).
 CSV_EXPORT_COLUMNS = ("id", *CSV_COLUMNS, "created_at", "updated_at", "resolved_at")
@@ -48,6 +52,9 @@ CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_FORMULA_GUARD = "'"
 # Status.values builds a new list on each access; the CSV import checks a million rows.
 STATUS_VALUES = frozenset(Status.values)
+PRIORITY_VALUES = frozenset(Priority.values)
+# The statuses in which an issue past its due date is overdue.
+OVERDUE_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
 MAX_ID = 2**63 - 1  # bigint: a larger number names no row and must not reach a query
 # Descriptions and comment bodies, in characters (after NFC normalisation).
 TEXT_MAX = 65_536
@@ -100,6 +107,51 @@ def clean_status(value: str | None) -> str:
     if value not in STATUS_VALUES:
         raise invalid("status", f"Invalid status '{escaped(str(value))}'", "invalid_status")
     return value
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def clean_priority(value: str | None) -> str:
+    """One of none, low, medium, high, urgent (as written: `High` is not a priority)."""
+    if value not in PRIORITY_VALUES:
+        choices = ", ".join(Priority.values)
+        raise invalid(
+            "priority",
+            f"Invalid priority '{escaped(str(value))}' (one of: {choices})",
+            "invalid_priority",
+        )
+    return value
+
+
+def clean_due_date(value: date | str | None) -> date | None:
+    """A calendar date (`YYYY-MM-DD` when written), or None for no due date (so is "")."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if ISO_DATE.fullmatch(text):
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                pass
+    raise invalid(
+        "due_date",
+        f"Invalid due_date '{escaped(str(value))}': use a date like 2026-12-31",
+        "invalid_due_date",
+    )
+
+
+def today() -> date:
+    """Today's date in settings.TIME_ZONE: the day against which issues are overdue."""
+    return timezone.localdate(timezone=timezone.get_default_timezone())
+
+
+def is_overdue(status: str, due_date: date | None) -> bool:
+    """Open or in progress, and due before today (the `overdue` filter's rule, in SQL there)."""
+    return status in OVERDUE_STATUSES and due_date is not None and due_date < today()
 
 
 def _clean_text(value: str | None, field: str, label: str) -> str:

@@ -29,6 +29,9 @@ ISSUE_FIELDS_SQL = (
     ("status", "issues.status"),
     ("version", "issues.version"),
     ("assignee_id", "issues.assignee_id"),
+    ("priority", "issues.priority"),
+    # As a date's isoformat() whatever the session's DateStyle.
+    ("due_date", "to_char(issues.due_date, 'YYYY-MM-DD')"),
     (
         "labels",
         "COALESCE((SELECT json_agg(labels.name ORDER BY labels.name) FROM issue_labels"

@@ -9,8 +9,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
-from tracker import exports, search, selectors
-from tracker.filters import RELEVANCE, IssueFilter, clean_ordering
+from tracker import exports, selectors
+from tracker.filters import IssueFilter, clean_ordering, sort_key
 from tracker.rules import CSV_EXPORT_COLUMNS
 
 from .schema import errors
@@ -38,9 +38,11 @@ class IssuesExportView(GenericAPIView):
         q = params.get("q", "").strip()
         order = clean_ordering(params.get("ordering"), q=q)
         queryset = selectors.issue_list(filters=params)
-        if order == RELEVANCE:
-            queryset = queryset.annotate(relevance=search.relevance_order(q).expression()).order_by(
-                "-relevance", "-id"
+        order, computed = sort_key(order, q=q)
+        if computed is not None:
+            sign = "-" if computed.descending else ""
+            queryset = queryset.annotate(**{computed.name: computed.expression()}).order_by(
+                f"{sign}{computed.name}", f"{sign}id"
             )
         else:
             queryset = queryset.order_by(order, "-pk" if order.startswith("-") else "pk")

@@ -8,8 +8,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from tracker import search
-from tracker.filters import ORDERING_CHOICES, RELEVANCE, clean_ordering
+from tracker.filters import ORDERING_CHOICES, RELEVANCE, clean_ordering, sort_key
 from tracker.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, clean_per_page, keyset_page
 
 
@@ -23,15 +22,16 @@ class KeysetLinkPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         q = request.query_params.get("q")
-        order = (
+        ordering = (
             clean_ordering(request.query_params.get("ordering"), q=q) if self.orderable else "id"
         )
+        order, computed = sort_key(ordering, q=q)
         self.page = keyset_page(
             queryset,
             order=order,
             cursor=request.query_params.get("cursor") or None,
             per_page=clean_per_page(request.query_params.get("per_page")),
-            computed=search.relevance_order(q) if order == RELEVANCE and q else None,
+            computed=computed,
         )
         return self.page.items
 
@@ -85,7 +85,8 @@ class KeysetLinkPagination(BasePagination):
                     "in": "query",
                     "required": False,
                     "description": "Sort order (default `id`; `-` for descending; "
-                    "`relevance`, best match first, with `q`).",
+                    "`priority`: most urgent first; `due_date`: soonest first, issues without "
+                    "one last (`-due_date` too); `relevance`, best match first, with `q`).",
                     "schema": {
                         "type": "string",
                         "enum": [*(name for name, _ in ORDERING_CHOICES), RELEVANCE],

@@ -102,6 +102,9 @@ class TopAssigneeOutput(serializers.Serializer):
     open = serializers.IntegerField()
     in_progress = serializers.IntegerField()
     closed = serializers.IntegerField()
+    overdue = serializers.IntegerField(
+        help_text="Open or in progress, due before today (in the server's time zone)."
+    )
 
 
 class LatencyOutput(serializers.Serializer):

@@ -28,6 +28,36 @@ class StatusField(serializers.ChoiceField):
         return str(data)
 
 
+class PriorityField(serializers.ChoiceField):
+    """Documented as the priority choices; which names are valid is the service's rule."""
+
+    def __init__(self, **kwargs):
+        super().__init__(Issue.Priority.choices, **kwargs)
+
+    def to_internal_value(self, data):
+        return str(data)
+
+
+@extend_schema_field({"type": "string", "format": "date", "nullable": True})
+class DueDateField(serializers.Field):
+    """A date as `YYYY-MM-DD`, or null (or "") for none. Read as text, so that the service
+    words a malformed date's refusal as the pages and the CSV import do."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(
+                "Invalid due_date: use a date like 2026-12-31", code="invalid_due_date"
+            )
+        return data
+
+    def to_representation(self, value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+
 class TextInput(serializers.CharField):
     """A string as the client sent it (blank allowed, not trimmed): which characters and
     lengths are acceptable is the rules' call (rules.py), so the API words a refusal as the
@@ -121,6 +151,10 @@ def _integer_check(field: serializers.IntegerField) -> Check:
     return check
 
 
+def _text_or_none(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
 def _texts(value: Any) -> bool:
     return type(value) is list and all(type(item) is str for item in value)
 
@@ -129,8 +163,10 @@ def _check_of(field: serializers.Field) -> Check | None:
     """How to tell a value `field` takes as it is, or None for a field not read here."""
     if isinstance(field, TextInput) and not field.validators and not field.allow_null:
         return _text
-    if type(field) is StatusField and not field.validators and not field.allow_null:
-        return _text
+    if type(field) in (StatusField, PriorityField) and not field.validators:
+        return _text if not field.allow_null else None
+    if type(field) is DueDateField and not field.validators:
+        return _text_or_none if field.allow_null else _text
     if type(field) is serializers.IntegerField and len(field.validators) == (
         field.min_value is not None
     ) + (field.max_value is not None):
@@ -275,6 +311,8 @@ class IssueOutput(serializers.ModelSerializer):
             "status",
             "version",
             "assignee_id",
+            "priority",
+            "due_date",
             "labels",
             "created_at",
             "updated_at",
@@ -314,6 +352,8 @@ def issue_data(issue: Issue) -> dict[str, Any]:
         "status": issue.status,
         "version": issue.version,
         "assignee_id": issue.assignee_id,
+        "priority": issue.priority,
+        "due_date": issue.due_date.isoformat() if issue.due_date else None,
         "labels": list(issue.label_names),
         "created_at": _timestamp(issue.created_at),
         "updated_at": _timestamp(issue.updated_at),
@@ -344,6 +384,8 @@ class IssueFieldsInput(StrictInput):
     description = TextInput(required=False)
     status = StatusField(required=False)
     assignee_id = serializers.IntegerField(required=False, allow_null=True)
+    priority = PriorityField(required=False)
+    due_date = DueDateField(required=False)
 
 
 class IssueCreateInput(IssueFieldsInput):
@@ -357,6 +399,13 @@ class IssueCreateInput(IssueFieldsInput):
         help_text="Empty or left out: open.",
     )
     assignee_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    priority = PriorityField(
+        required=False,
+        default=Issue.Priority.NONE,
+        allow_blank=True,
+        help_text="Empty or left out: none.",
+    )
+    due_date = DueDateField(required=False, default=None)
     labels = serializers.ListField(
         child=RequiredText(limit=LABEL_NAME_MAX),
         required=False,
@@ -427,7 +476,8 @@ class BulkStatusOutput(serializers.Serializer):
 class ImportInput(serializers.Serializer):
     file = serializers.FileField(
         help_text="The CSV file: a header row with `title` (required), `assignee_id`, "
-        "`status`, `description`, `labels` (names separated by `;`)."
+        "`status`, `description`, `labels` (names separated by `;`), `priority` (none, low, "
+        "medium, high, urgent), `due_date` (YYYY-MM-DD)."
     )
 
 

@@ -17,6 +17,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import IO, Any, NamedTuple, TypeVar, cast
 
 from django.core.exceptions import ValidationError
@@ -27,7 +28,9 @@ from tracker.rules import (
     CSV_COLUMNS,
     CSV_LABEL_SEPARATOR,
     clean_description,
+    clean_due_date,
     clean_label_names,
+    clean_priority,
     clean_status,
     clean_title,
     csv_cell_in,
@@ -86,6 +89,8 @@ class CheckedRow(NamedTuple):
     status: str
     assignee_id: int | None
     labels: list[str]
+    priority: str
+    due_date: date | None
     errors: list[RowError]
 
 
@@ -120,6 +125,8 @@ class Columns:
         title = status = description = ""
         assignee_id: int | None = None
         labels: list[str] = []
+        priority = Issue.Priority.NONE.value
+        due_date: date | None = None
         try:
             title = clean_title(cell("title"))
         except ValidationError as exc:
@@ -145,7 +152,26 @@ class Columns:
                 labels = clean_label_names(names)
             except ValidationError as exc:
                 errors += row_errors(exc, number)
-        return CheckedRow(number, cells, title, description, status, assignee_id, labels, errors)
+        try:
+            priority = clean_priority(cell("priority") or Issue.Priority.NONE)
+        except ValidationError as exc:
+            errors += row_errors(exc, number)
+        try:
+            due_date = clean_due_date(cell("due_date"))
+        except ValidationError as exc:
+            errors += row_errors(exc, number)
+        return CheckedRow(
+            number,
+            cells,
+            title,
+            description,
+            status,
+            assignee_id,
+            labels,
+            priority,
+            due_date,
+            errors,
+        )
 
 
 def row_errors(exc: ValidationError, number: int) -> list[RowError]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
@@ -203,6 +203,8 @@ def created_event(
     assignee_id: int | None,
     assignee_name: str | None,
     labels: Sequence[str] = (),
+    priority: str = Issue.Priority.NONE,
+    due_date: date | None = None,
 ) -> Event:
     """`issue_created` (issue_create and the CSV import share it)."""
     return Event(
@@ -215,6 +217,8 @@ def created_event(
             "assignee_id": assignee_id,
             "assignee_name": assignee_name,
             "labels": sorted(labels, key=str.lower),
+            "priority": priority,
+            "due_date": due_date.isoformat() if due_date else None,
         },
     )
 

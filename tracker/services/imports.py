@@ -41,7 +41,7 @@ from .labels import labels_get_or_create
 
 BATCH_SIZE = 5_000
 ISSUE_COPY_COLUMNS = (
-    *("id", "title", "description", "status", "assignee_id"),
+    *("id", "title", "description", "status", "assignee_id", "priority", "due_date"),
     *("version", "created_at", "updated_at", "resolved_at"),
 )
 
@@ -75,7 +75,8 @@ def _write_batch(
         ISSUE_COPY_COLUMNS,
         (
             f"{pk}\t{escape(r.title)}\t{escape(r.description)}\t{r.status}\t"
-            f"{NULL if r.assignee_id is None else r.assignee_id}\t1\t{stamp}\t{stamp}\t"
+            f"{NULL if r.assignee_id is None else r.assignee_id}\t{r.priority}\t"
+            f"{NULL if r.due_date is None else r.due_date.isoformat()}\t1\t{stamp}\t{stamp}\t"
             f"{resolved_at_for(r.status, stamp) or NULL}\n"
             for pk, r in zip(ids, rows, strict=True)
         ),
@@ -102,6 +103,8 @@ def _write_batch(
                 else None,
                 # As stored: a row's `bug` is the label `Bug` when that exists.
                 labels=[labels[key].name for key in row_keys],
+                priority=r.priority,
+                due_date=r.due_date,
             )
             for pk, r, row_keys in zip(ids, rows, keys, strict=True)
         ],

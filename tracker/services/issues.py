@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
@@ -13,7 +13,9 @@ from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
 from tracker.rules import (
     ISSUE_EDITABLE_FIELDS,
     clean_description,
+    clean_due_date,
     clean_label_names,
+    clean_priority,
     clean_status,
     clean_title,
     invalid,
@@ -30,9 +32,19 @@ from .labels import labels_get_or_create
 Status = Issue.Status
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
+Priority = Issue.Priority
 
 BULK_STATUS_MAX_IDS = 10_000
-TEXT_FIELD_EVENTS = {"title": Kind.TITLE_CHANGED, "description": Kind.DESCRIPTION_CHANGED}
+# Fields whose change is recorded as {"from", "to"}, each with its event.
+FIELD_EVENTS = {
+    "title": Kind.TITLE_CHANGED,
+    "description": Kind.DESCRIPTION_CHANGED,
+    "priority": Kind.PRIORITY_CHANGED,
+}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 # The hot writes' statements are written out rather than built by the ORM for every request:
@@ -52,9 +64,10 @@ LOCK_ISSUE_SQL = (
 INSERT_ISSUE_SQL = """
 WITH assignee AS (SELECT id, name FROM users WHERE id = %(assignee_id)s)
 INSERT INTO issues
-    (title, description, status, assignee_id, version, created_at, updated_at, resolved_at)
-SELECT %(title)s, %(description)s, %(status)s, %(assignee_id)s, 1, %(now)s, %(now)s,
-    %(resolved_at)s
+    (title, description, status, assignee_id, priority, due_date, version, created_at,
+     updated_at, resolved_at)
+SELECT %(title)s, %(description)s, %(status)s, %(assignee_id)s, %(priority)s, %(due_date)s, 1,
+    %(now)s, %(now)s, %(resolved_at)s
 WHERE %(assignee_id)s::bigint IS NULL OR EXISTS (SELECT FROM assignee)
 RETURNING id, (SELECT name FROM assignee)
 """
@@ -120,12 +133,17 @@ def issue_create(
     status: str = Status.OPEN,
     assignee_id: int | None = None,
     labels: Sequence[str] = (),
+    priority: str = Priority.NONE,
+    due_date: date | str | None = None,
     actor: User | None = None,
     source: str = Source.API,
 ) -> Issue:
+    """Raises ValidationError (nothing written). Empty status or priority: the default."""
     title = clean_title(title)
     description = clean_description(description)
     status = clean_status(status or Status.OPEN)
+    priority = clean_priority(priority or Priority.NONE)
+    due_date = clean_due_date(due_date)
     label_names = clean_label_names(labels)
     if assignee_id is not None and not is_id(assignee_id):
         raise invalid_assignee()
@@ -136,6 +154,8 @@ def issue_create(
         description=description,
         status=status,
         assignee_id=assignee_id,
+        priority=priority,
+        due_date=due_date,
         version=1,
         created_at=now,
         updated_at=now,
@@ -150,6 +170,8 @@ def issue_create(
                     "description": description,
                     "status": status,
                     "assignee_id": assignee_id,
+                    "priority": priority,
+                    "due_date": due_date,
                     "now": now,
                     "resolved_at": issue.resolved_at,
                 },
@@ -175,6 +197,8 @@ def issue_create(
                     assignee_id=assignee_id,
                     assignee_name=assignee_name,
                     labels=issue.label_names,
+                    priority=priority,
+                    due_date=due_date,
                 )
             ],
         )
@@ -204,6 +228,10 @@ def issue_update(
         changes["description"] = clean_description(changes["description"])
     if "status" in changes:
         changes["status"] = clean_status(changes["status"])
+    if "priority" in changes:
+        changes["priority"] = clean_priority(changes["priority"])
+    if "due_date" in changes:
+        changes["due_date"] = clean_due_date(changes["due_date"])
     new_assignee = assignee_or_none(changes.get("assignee_id"))
     actor = events.recorded_actor(actor)
 
@@ -215,7 +243,7 @@ def issue_update(
         version = issue.version + 1
         recorded: list[Event] = []
 
-        for name, kind in TEXT_FIELD_EVENTS.items():
+        for name, kind in FIELD_EVENTS.items():
             if name in changes and changes[name] != getattr(issue, name):
                 details = {"from": getattr(issue, name), "to": changes[name]}
                 recorded.append(Event(issue.pk, kind, version, details))
@@ -236,6 +264,10 @@ def issue_update(
             }
             recorded.append(Event(issue.pk, Kind.ASSIGNEE_CHANGED, version, details))
             fields["assignee_id"] = changes["assignee_id"]
+        if "due_date" in changes and changes["due_date"] != issue.due_date:
+            details = {"from": _iso(issue.due_date), "to": _iso(changes["due_date"])}
+            recorded.append(Event(issue.pk, Kind.DUE_DATE_CHANGED, version, details))
+            fields["due_date"] = changes["due_date"]
 
         if fields:
             _bump(issue, now, **fields)

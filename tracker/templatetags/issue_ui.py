@@ -90,6 +90,15 @@ def time_ago(value: datetime | None) -> SafeString:
     )
 
 
+@register.filter
+def priority_label(value: str | None) -> str:
+    """`high` as people read it (High); an unknown value as it is."""
+    try:
+        return str(Issue.Priority(value or "").label)
+    except ValueError:
+        return str(value or "")
+
+
 def _names(names: list[str]) -> SafeString:
     return format_html_join(", ", "<strong>{}</strong>", ((name,) for name in names))
 
@@ -133,6 +142,21 @@ def _what(event: IssueEvent) -> SafeString:
         return format_html_join(" and ", "{}", ((p,) for p in parts)) or mark_safe(
             "changed the labels"
         )
+    if kind == Kind.PRIORITY_CHANGED:
+        return format_html(
+            "changed the priority from <strong>{}</strong> to <strong>{}</strong>",
+            priority_label(d.get("from")),
+            priority_label(d.get("to")),
+        )
+    if kind == Kind.DUE_DATE_CHANGED:
+        old, new = d.get("from"), d.get("to")
+        if old and new:
+            return format_html(
+                "changed the due date from <strong>{}</strong> to <strong>{}</strong>", old, new
+            )
+        if new:
+            return format_html("set the due date to <strong>{}</strong>", new)
+        return format_html("removed the due date <strong>{}</strong>", old or "")
     if kind == Kind.COMMENT_ADDED:
         return mark_safe("commented")
     return format_html("{}", kind.replace("_", " "))

@@ -26,6 +26,8 @@ def issue_form(issue: Issue, **changes) -> dict:
         "description": issue.description,
         "status": issue.status,
         "assignee": issue.assignee_id or "",
+        "priority": issue.priority,
+        "due_date": issue.due_date.isoformat() if issue.due_date else "",
         "loaded_version": issue.version,
         "comments-TOTAL_FORMS": 0,
         "comments-INITIAL_FORMS": 0,

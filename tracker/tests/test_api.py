@@ -26,6 +26,8 @@ ISSUE_FIELDS = {
     "status",
     "version",
     "assignee_id",
+    "priority",
+    "due_date",
     "labels",
     "created_at",
     "updated_at",

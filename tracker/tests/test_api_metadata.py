@@ -7,6 +7,7 @@ import pytest
 
 from tracker import services
 from tracker.models import IssueEvent
+from tracker.rules import ISSUE_EDITABLE_FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +29,8 @@ PATHS = [
 INPUTS = {
     "/users": {"POST": {"name", "email", "email_notifications"}},
     "/users/{user}": {"PATCH": {"name", "email", "email_notifications"}},
-    "/issues": {"POST": {"title", "description", "status", "assignee_id", "labels"}},
-    "/issues/{issue}": {"PATCH": {"version", "title", "description", "status", "assignee_id"}},
+    "/issues": {"POST": {*ISSUE_EDITABLE_FIELDS, "labels"}},
+    "/issues/{issue}": {"PATCH": {"version", *ISSUE_EDITABLE_FIELDS}},
     "/issues/{issue}/labels": {"PUT": {"labels", "version"}},
     "/issues/{issue}/comments": {"POST": {"body", "author_id"}},
     "/issues/bulk-status": {"POST": {"issue_ids", "status"}},

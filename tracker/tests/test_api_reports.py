@@ -40,6 +40,7 @@ def test_top_assignees_keeps_the_seed_shape(api, slash):
         "open",
         "in_progress",
         "closed",
+        "overdue",
     }
 
 

@@ -77,6 +77,8 @@ def test_created_issues_get_resolved_at_and_an_import_event(seed_users):
         "assignee_id": 2,
         "assignee_name": "Bob",
         "labels": [],
+        "priority": "none",
+        "due_date": None,
     }
     assert IssueEvent.objects.count() == 2
 
@@ -126,10 +128,10 @@ def test_a_row_with_several_problems_reports_each_in_column_order():
 def test_header_matching_ignored_columns_and_defaults():
     alice = UserFactory.create(name="Alice")
     text = (
-        f" Title ,ASSIGNEE_ID,Status, Priority ,description,,\nA bug,{alice.pk},,high,  Steps  ,,\n"
+        f" Title ,ASSIGNEE_ID,Status, Severity ,description,,\nA bug,{alice.pk},,high,  Steps  ,,\n"
     )
     result = run(text)
-    assert result.ignored_columns == ["Priority"]
+    assert result.ignored_columns == ["Severity"]
     issue = Issue.objects.get()
     assert (issue.title, issue.assignee_id, issue.status, issue.description) == (
         "A bug",

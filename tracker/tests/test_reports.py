@@ -63,6 +63,7 @@ def test_top_assignees_orders_by_total_then_id_and_splits_statuses():
             "open": 0,
             "in_progress": 1,
             "closed": 1,
+            "overdue": 0,
         },
         {
             "assignee_id": carol.pk,
@@ -71,6 +72,7 @@ def test_top_assignees_orders_by_total_then_id_and_splits_statuses():
             "open": 2,
             "in_progress": 0,
             "closed": 0,
+            "overdue": 0,
         },
         {
             "assignee_id": alice.pk,
@@ -79,6 +81,7 @@ def test_top_assignees_orders_by_total_then_id_and_splits_statuses():
             "open": 1,
             "in_progress": 0,
             "closed": 0,
+            "overdue": 0,
         },
     ]
 

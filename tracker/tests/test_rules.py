@@ -38,7 +38,9 @@ def test_the_forms_and_the_admin_take_the_editable_fields():
 
 
 def test_the_csv_columns_document_themselves():
-    assert tuple(CSV_COLUMNS) == ("title", "assignee_id", "status", "description", "labels")
+    assert tuple(CSV_COLUMNS) == (
+        *("title", "assignee_id", "status", "description", "labels", "priority", "due_date"),
+    )
     assert csv_columns_help().startswith("title (required), assignee_id (a user id), ")
 
 

@@ -79,6 +79,8 @@ def test_issue_create_records_event_and_defaults():
         "assignee_id": alice.pk,
         "assignee_name": "Alice",
         "labels": [],
+        "priority": "none",
+        "due_date": None,
     }
 
 

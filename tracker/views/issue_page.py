@@ -22,8 +22,8 @@ from tracker.errors import VersionConflict
 from tracker.forms import CommentForm, IssueEditForm, IssueLabelsForm, add_service_errors
 from tracker.markdown import MarkdownBatch
 from tracker.models import Issue, IssueEvent, User
-from tracker.rules import merge_label_names
-from tracker.templatetags.issue_ui import status_label
+from tracker.rules import is_overdue, merge_label_names
+from tracker.templatetags.issue_ui import priority_label, status_label
 
 from .access import can_write, safe_next, writes_need_login
 
@@ -121,6 +121,7 @@ def _issue_page(
         "comment_form": comment_form or _comment_form(request),
         "labels_form": labels_form,
         "status_actions": STATUS_ACTIONS[issue.status],
+        "overdue": is_overdue(issue.status, issue.due_date),
     }
     context.update(_back_context(request))
     context["comment_status_action"] = COMMENT_STATUS_ACTIONS[issue.status]
@@ -199,6 +200,8 @@ def _edit_conflict(
     def shown(field: str, value: Any) -> str:
         if field == "status":
             return status_label(value)
+        if field == "priority":
+            return priority_label(value)
         if field == "assignee_id":
             return names.get(value, f"user {value}") if value else "Nobody"
         return value or ""

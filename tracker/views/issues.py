@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tracker import search, selectors, services
 from tracker.actors import actor_of
 from tracker.errors import RuleViolation, error_message, field_messages
-from tracker.filters import RELEVANCE, clean_ordering
+from tracker.filters import RELEVANCE, clean_ordering, sort_key
 from tracker.forms import BulkStatusForm, IssueCreateForm, add_service_errors, picked_name
 from tracker.models import Issue, IssueEvent
 from tracker.pagination import KeysetPage, clean_per_page, keyset_page
@@ -24,6 +24,9 @@ from .access import can_write, safe_next, writes_need_login
 
 WEB = IssueEvent.Source.WEB
 LIST_PER_PAGE = 50
+FILTER_PARAMETERS = (
+    *("q", "assignee_id", "label", "status", "priority", "due_after", "due_before", "overdue"),
+)
 DEFAULT_SORT = "-id"
 SORTS = (
     ("-id", "Newest"),
@@ -33,6 +36,8 @@ SORTS = (
     ("title", "Title (A to Z)"),
     ("-title", "Title (Z to A)"),
     ("status", "Status"),
+    ("priority", "Priority (most urgent first)"),
+    ("due_date", "Due date (soonest first)"),
 )
 
 
@@ -47,13 +52,14 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     snippets: dict[int, search.Snippet] = {}
     try:
         ordering = clean_ordering(ordering, q=q)
+        order, computed = sort_key(ordering, q=q)
         # One page of a keyset walk: page 10,000 costs what page 1 costs.
         page = keyset_page(
             selectors.issue_list(filters=params).select_related("assignee"),
-            order=ordering,
+            order=order,
             cursor=params.get("cursor") or None,
             per_page=clean_per_page(params.get("per_page") or LIST_PER_PAGE),
-            computed=search.relevance_order(q) if ordering == RELEVANCE else None,
+            computed=computed,
         )
         counts = selectors.issue_status_counts(filters=params)
         # Where each result matched, shown under its title.
@@ -85,14 +91,17 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             "assignee_id": params.get("assignee_id", ""),
             "label": params.get("label", ""),
             "status": statuses,
+            "priority": params.getlist("priority"),
+            "due_after": params.get("due_after", ""),
+            "due_before": params.get("due_before", ""),
+            "overdue": params.get("overdue", ""),
         },
-        "filtered": any(params.get(key) for key in ("q", "assignee_id", "label", "status")),
-        "active_filters": sum(
-            1 for key in ("q", "assignee_id", "label", "status") if params.get(key, "").strip()
-        ),
+        "filtered": any(params.get(key) for key in FILTER_PARAMETERS),
+        "active_filters": sum(1 for key in FILTER_PARAMETERS if params.get(key, "").strip()),
         # The issue links carry the list as it is, for the issue page's way back.
         "back": request.get_full_path(),
         "statuses": Issue.Status.choices,
+        "priorities": Issue.Priority.choices,
         "can_write": can_write(request),
     }
     return render(request, "tracker/issue_list.html", context, status=400 if errors else 200)
@@ -140,6 +149,8 @@ def issue_new(request: HttpRequest) -> HttpResponse:
                 description=data["description"],
                 status=data["status"],
                 assignee_id=data["assignee_id"],
+                priority=data["priority"],
+                due_date=data["due_date"],
                 labels=form.label_names(),
                 actor=actor_of(request),
                 source=WEB,
