@@ -37,7 +37,7 @@ class IssuesExportView(GenericAPIView):
         params = request.query_params
         q = params.get("q", "").strip()
         order = clean_ordering(params.get("ordering"), q=q)
-        queryset = selectors.issue_list(filters=params)
+        queryset = selectors.issue_list(filters=params, request=request)
         if order == RELEVANCE:
             queryset = queryset.annotate(relevance=search.relevance_order(q).expression()).order_by(
                 "-relevance", "-id"

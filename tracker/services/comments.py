@@ -8,6 +8,7 @@ from tracker.models import Comment, Issue, IssueEvent, User
 from tracker.rules import clean_comment_body, invalid, is_id
 
 from . import events
+from .watchers import mentioned_user_ids, with_mentions
 
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
@@ -41,17 +42,21 @@ def comment_add(
     author = User.objects.filter(pk=author_id).first() if author_id and is_id(author_id) else None
     if author is None:
         raise invalid("author_id", "Invalid author_id", "invalid_author")
+    mentioned = mentioned_user_ids(body)
     now = timezone.now()
     with transaction.atomic():
         comment = Comment.objects.create(
             issue_id=issue_id, author=author, body=body, created_at=now
         )
-        details = {
-            "comment_id": comment.pk,
-            "author_id": author.pk,
-            "author_name": author.name,
-            "body": body,
-        }
+        details = with_mentions(
+            {
+                "comment_id": comment.pk,
+                "author_id": author.pk,
+                "author_name": author.name,
+                "body": body,
+            },
+            mentioned,
+        )
         events.record(
             events.Change(actor or author, source, now),
             [events.Event(issue_id, Kind.COMMENT_ADDED, None, details)],

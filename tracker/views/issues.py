@@ -49,13 +49,13 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         ordering = clean_ordering(ordering, q=q)
         # One page of a keyset walk: page 10,000 costs what page 1 costs.
         page = keyset_page(
-            selectors.issue_list(filters=params).select_related("assignee"),
+            selectors.issue_list(filters=params, request=request).select_related("assignee"),
             order=ordering,
             cursor=params.get("cursor") or None,
             per_page=clean_per_page(params.get("per_page") or LIST_PER_PAGE),
             computed=search.relevance_order(q) if ordering == RELEVANCE else None,
         )
-        counts = selectors.issue_status_counts(filters=params)
+        counts = selectors.issue_status_counts(filters=params, request=request)
         # Where each result matched, shown under its title.
         snippets = search.snippets((issue.pk for issue in page.items), q)
         for issue in page.items:
