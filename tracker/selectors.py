@@ -196,6 +196,10 @@ def notification_list(*, recipient_id: int, unread: bool | None = None) -> Query
     return notifications
 
 
+def issues_assigned_to(*, user_id: int) -> QuerySet[Issue]:
+    return Issue.objects.filter(assignee_id=user_id)
+
+
 def issues_created_by(*, user_id: int) -> QuerySet[Issue]:
     return Issue.objects.filter(
         pk__in=IssueEvent.objects.filter(

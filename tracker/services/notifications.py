@@ -286,6 +286,8 @@ def _describe(notification: Notification, user: User, news: IssueNews) -> None:
         line = f"{who} commented"
     else:
         line = f"{who} changed the issue"
+    if notification.reason == Reason.MENTION:
+        line += " and mentioned you"
     news.entries.append((line, quote))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core import mail
 from django.db import connection
@@ -9,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from tracker import markdown, services
-from tracker.models import Notification, User, Watch
+from tracker.models import Issue, Notification, User, Watch
 from tracker.services import notifications, watchers
 
-from .factories import IssueFactory, UserFactory
+from .factories import IssueFactory, UserFactory, record_creation
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +142,8 @@ def test_the_seed_story_assignee_and_mentioned_hear_once_the_actor_never():
         "liam@example.com",
         "noah@example.com",
     ]
+    (to_noah,) = [message for message in mail.outbox if message.to == ["noah@example.com"]]
+    assert "Maya commented and mentioned you" in to_noah.body
     # Noah unwatches: the next change reaches Liam (assignee) only.
     watchers.watch_remove(issue_id=issue.pk, user_id=noah.pk, actor=noah)
     services.comment_add(issue_id=issue.pk, actor=maya, body="Never mind")
@@ -147,19 +151,44 @@ def test_the_seed_story_assignee_and_mentioned_hear_once_the_actor_never():
     assert len(inbox(liam)) == 3
 
 
-def test_a_bulk_change_of_many_issues_makes_one_job_and_one_e_mail_per_person():
-    maya, liam = person("Maya"), person("Liam")
-    issues = IssueFactory.create_batch(300)
-    Watch.objects.bulk_create(Watch(issue=issue, user=liam) for issue in issues)
+def sent_to() -> list[str]:
+    return sorted(message.to[0] for message in mail.outbox)
+
+
+def send_all() -> None:
+    for job in ProcrastinateJob.objects.filter(task_name=notifications.SEND_TASK):
+        notifications.notifications_email_send(recipient_id=job.args["recipient_id"])
+
+
+def test_a_bulk_change_of_10_000_issues_makes_one_job_and_one_e_mail_per_person():
+    maya, liam, noah = person("Maya"), person("Liam"), person("Noah")
+    issues = Issue.objects.bulk_create(Issue(title=f"Issue {n}") for n in range(10_000))
+    record_creation(issues)
+    Watch.objects.bulk_create(
+        Watch(issue=issue, user=user) for issue in issues for user in (liam, noah)
+    )
     services.issues_bulk_set_status(
         issue_ids=[issue.pk for issue in issues], status="closed", actor=maya
     )
-    assert Notification.objects.filter(recipient=liam).count() == 300
+    assert Notification.objects.filter(recipient=liam).count() == 10_000
     jobs = ProcrastinateJob.objects.filter(task_name=notifications.SEND_TASK)
-    assert [job.args["recipient_id"] for job in jobs] == [liam.pk]
-    assert notifications.notifications_email_send(recipient_id=liam.pk) == 300
-    assert len(mail.outbox) == 1
-    assert "300 issues changed" in mail.outbox[0].subject
+    assert sorted(job.args["recipient_id"] for job in jobs) == [liam.pk, noah.pk]
+    send_all()
+    assert sent_to() == ["liam@example.com", "noah@example.com"]
+    assert "10000 issues changed" in mail.outbox[0].subject
+
+
+def test_an_import_of_many_issues_e_mails_each_assignee_once():
+    maya, liam = person("Maya"), person("Liam")
+    rows = "".join(f"Issue {n},{liam.pk}\n" for n in range(2_000))
+    result = services.issues_import(
+        io.BytesIO(f"title,assignee_id\n{rows}".encode()), actor=maya, batch_size=500
+    )
+    assert result.created == 2_000
+    assert Notification.objects.filter(recipient=liam).count() == 2_000
+    assert Watch.objects.filter(user=maya).count() == 2_000  # the importer created them
+    send_all()
+    assert sent_to() == ["liam@example.com"]
 
 
 # --- The watchers API.

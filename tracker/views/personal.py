@@ -45,7 +45,7 @@ def my_issues(request: HttpRequest) -> HttpResponse:
     if tab not in dict(MY_TABS):
         tab = "assigned"
     issues = {
-        "assigned": lambda: selectors.issue_list().filter(assignee_id=me.pk),
+        "assigned": lambda: selectors.issues_assigned_to(user_id=me.pk),
         "created": lambda: selectors.issues_created_by(user_id=me.pk),
         "watched": lambda: selectors.issues_watched_by(user_id=me.pk),
     }[tab]()
