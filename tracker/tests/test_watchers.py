@@ -328,3 +328,37 @@ def test_assignee_me_filters_to_the_signed_in_user_and_is_400_anonymous(api):
     assert "assignee_id" in anonymous.json()["errors"]
     api.force_authenticate(liam)
     assert [row["id"] for row in api.get("/issues?assignee_id=ME").json()] == [mine.pk]
+
+
+def test_watchers_and_notifications_answer_as_the_schema_says(api):
+    from drf_spectacular.generators import SchemaGenerator
+
+    from .test_openapi import assert_matches
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    maya, liam = person("Maya"), person("Liam")
+    issue = services.issue_create(title="Crash", actor=maya, assignee_id=liam.pk)
+    path = "/issues/{issue_id}/watchers"
+    assert_matches(schema, path, "get", api.get(f"/issues/{issue.pk}/watchers"))
+    one = "/issues/{issue_id}/watchers/{user_id}"
+    assert_matches(schema, one, "put", api.put(f"/issues/{issue.pk}/watchers/{maya.pk}"))
+    assert_matches(schema, one, "put", api.put(f"/issues/{issue.pk}/watchers/{maya.pk}"))
+    assert_matches(schema, one, "put", api.put(f"/issues/{issue.pk}/watchers/999999"))
+    assert_matches(schema, "/notifications", "get", api.get("/notifications"))
+    assert schema["paths"]["/notifications"]["get"]["security"] == [
+        {"tokenAuth": []},
+        {"basicAuth": []},
+        {"cookieAuth": []},
+    ]
+    api.force_authenticate(liam)
+    assert_matches(schema, "/notifications", "get", api.get("/notifications"))
+    read = api.post("/notifications/read", {"all": True}, format="json")
+    assert_matches(schema, "/notifications/read", "post", read)
+
+
+def test_the_watchers_list_has_a_query_budget(api, django_assert_max_num_queries):
+    issue = services.issue_create(title="Crash", actor=person("Maya"))
+    for n in range(5):
+        services.comment_add(issue_id=issue.pk, actor=person(f"P{n}"), body="Me too")
+    with django_assert_max_num_queries(2):  # the issue exists, the page
+        assert len(api.get(f"/issues/{issue.pk}/watchers").json()) == 6
