@@ -122,7 +122,7 @@ class NotificationReadInput(s.StrictInput):
     def validate(self, data: dict) -> dict:
         if not data.get("all") and not data.get("ids"):
             raise serializers.ValidationError(
-                {"ids": ['Give "ids" or "all": true']}, code="required"
+                {"ids": ['Give "ids" or "all": true']}, code="ids_or_all"
             )
         return data
 

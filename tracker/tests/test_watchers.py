@@ -301,6 +301,13 @@ def test_mark_read_refuses_bad_input_with_400(api, body):
     assert "code" in answer.json()
 
 
+@pytest.mark.parametrize("body", [{}, {"ids": []}, {"all": False}])
+def test_mark_read_needs_ids_or_all(api, body):
+    api.force_authenticate(person("Liam"))
+    answer = api.post("/notifications/read", body, format="json")
+    assert (answer.status_code, answer.json()["code"]) == (400, "ids_or_all")
+
+
 def test_bad_unread_filter_is_400_and_anonymous_mark_read_401(api):
     assert api.post("/notifications/read", {"all": True}, format="json").status_code == 401
     api.force_authenticate(person("Liam"))
