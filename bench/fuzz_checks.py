@@ -26,6 +26,9 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     # Relations between parameters: since before until, at most MAX_PERIODS periods.
     "invalid_range",
     "too_many_periods",
+    # POST /notifications/read needs `ids` or `all`; `assignee_id=me` needs a login.
+    "ids_or_all",
+    "login_required",
     # The uploaded file's content.
     "not_csv",
     "not_utf8",

@@ -11,4 +11,4 @@ class TrackerConfig(AppConfig):
 
         webhooks.register_outbox()
         # Registers the notifications outbox with services.events.
-        from tracker.services import notifications  # noqa: F401
+        from tracker.services import notifications, watchers  # noqa: F401

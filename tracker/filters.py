@@ -88,7 +88,7 @@ class IssueFilter(django_filters.FilterSet):
     )
     assignee_id = django_filters.CharFilter(
         method="filter_assignee",
-        help_text="A user id, or `none` for unassigned issues.",
+        help_text="A user id, `none` for unassigned issues, or `me` for the signed-in user's.",
     )
     label = django_filters.CharFilter(
         method="filter_label", help_text="A label name (case-insensitive)."
@@ -135,6 +135,13 @@ class IssueFilter(django_filters.FilterSet):
     def filter_assignee(self, queryset, name, value):
         if value.lower() in ("none", "null"):
             return queryset.filter(assignee__isnull=True)
+        if value.lower() == "me":
+            user = getattr(self.request, "user", None)
+            if user is None or not user.is_authenticated:
+                raise ValidationError(
+                    {"assignee_id": ValidationError("Log in to use me.", code="login_required")}
+                )
+            return queryset.filter(assignee_id=user.pk)
         assignee_id = parse_id(value)
         if assignee_id is None:
             raise ValidationError(

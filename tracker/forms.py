@@ -26,7 +26,10 @@ class RawTextField(forms.CharField):
         ]
 
 
-MARKDOWN_HELP = "Markdown: **bold**, `code`, lists, - [ ] tasks, tables; #123 links to issue 123."
+MARKDOWN_HELP = (
+    "Markdown: **bold**, `code`, lists, - [ ] tasks, tables; #123 links to issue 123, "
+    "@username mentions someone."
+)
 
 
 class TextField(RawTextField):

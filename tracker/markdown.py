@@ -1,5 +1,6 @@
 """Descriptions and comments as HTML: CommonMark with GitHub's tables, strikethrough, task
-lists and autolinks, sanitised after rendering, and `#123` linked to issue 123 when it exists.
+lists and autolinks, sanitised after rendering, `#123` linked to issue 123 when it exists
+and `@username` linked to that person's issues when someone has that username.
 
 How it is kept safe: markdown-it parses with raw HTML off (a `<script>` a person types is
 text), then nh3 keeps only an allow-list of tags and attributes, only http, https and mailto
@@ -11,7 +12,8 @@ How it is kept cheap: the sanitised HTML of a text is cached (Django's default c
 a hash of the text and the renderer's version. Whether a referenced issue exists changes
 without the text changing, so that stays outside the cache: the cached HTML links every
 `#123` and remembers the ids; `MarkdownBatch` looks up every id referenced by the texts of a
-page in one query and turns the links to missing issues back into plain text.
+page in one query and turns the links to missing issues back into plain text. Mentions go the
+same way: one query for every username a page's texts mention.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from . import selectors
 from .rules import is_id
 
 # Bump when the HTML this module makes changes; the libraries' versions are part of the key.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 _KEY_SALT = ":".join(
     [str(RENDERER_VERSION), *(version(name) for name in ("markdown-it-py", "nh3", "pygments"))]
 )
@@ -56,6 +58,10 @@ HEADING_SHIFT = 2
 # `#123`, not inside a word, a path or another reference (`a#1`, `/x#1`, `##1`).
 ISSUE_REF = re.compile(r"(?<![\w/#&])#(\d{1,19})\b")
 ISSUE_LINK = re.compile(r'<a href="[^"]*" class="issue-ref"[^>]*>#(\d+)</a>')
+# `@username` (the login name, exactly as spelled; Django's username characters), not inside
+# a word or an address (`ann@example.com`); a trailing `.` or `-` ends the sentence, not the name.
+MENTION = re.compile(r"(?<![\w@.+-])@([\w.+-]{0,149}\w)")
+MENTION_LINK = re.compile(r'<a href="[^"]*" class="mention"[^>]*>@([^<]+)</a>')
 
 _TAGS = {
     "p", "br", "hr", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "span",
@@ -63,7 +69,7 @@ _TAGS = {
     "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 _CLASSES = {
-    "a": {"issue-ref"},
+    "a": {"issue-ref", "mention"},
     "span": set(STANDARD_TYPES.values()) - {""},
     "ul": {"contains-task-list"},
     "li": {"task-list-item"},
@@ -179,6 +185,58 @@ def _link_issue_refs(state: StateCore) -> None:
         block.children = children
 
 
+def _link_mentions(state: StateCore) -> None:
+    """Turn `@username` in plain text into a link (never inside a link or code), noting the
+    names in env["mentions"]; MarkdownBatch keeps the links of people who exist."""
+    names: set[str] = state.env.setdefault("mentions", set())
+    for block in state.tokens:
+        if block.type != "inline" or not block.children or "@" not in block.content:
+            continue
+        children: list[Token] = []
+        depth = 0
+        for token in block.children:
+            if token.type == "link_open":
+                depth += 1
+            elif token.type == "link_close":
+                depth -= 1
+            if token.type != "text" or depth > 0 or "@" not in token.content:
+                children.append(token)
+                continue
+            children.extend(_split_mentions(token, names))
+        block.children = children
+
+
+def _split_mentions(token: Token, names: set[str]) -> list[Token]:
+    pieces: list[Token] = []
+    text, last = token.content, 0
+    for match in MENTION.finditer(text):
+        if match.start() > last:
+            pieces.append(_text(text[last : match.start()], token.level))
+        link = Token("link_open", "a", 1, level=token.level)
+        link.attrs = {"href": _issue_list_url(), "class": "mention"}
+        pieces += [link, _text(match.group(), token.level + 1)]
+        pieces.append(Token("link_close", "a", -1, level=token.level))
+        names.add(match.group(1))
+        last = match.end()
+    if last < len(text):
+        pieces.append(_text(text[last:], token.level))
+    return pieces
+
+
+@functools.cache
+def _issue_list_url() -> str:
+    return reverse("ui:issue-list")
+
+
+def mentions(text: str) -> frozenset[str]:
+    """The usernames `text` mentions (outside code and links), without rendering it."""
+    if "@" not in text:
+        return frozenset()
+    env: dict[str, Any] = {}
+    _MD.parse(text, env)
+    return frozenset(env.get("mentions", ()))
+
+
 def _split_refs(token: Token, refs: set[int]) -> list[Token]:
     pieces: list[Token] = []
     text, last = token.content, 0
@@ -224,6 +282,7 @@ def _parser() -> MarkdownIt:
     md.enable(["table", "strikethrough", "linkify"])
     md.use(tasklists_plugin, label=True)
     md.core.ruler.push("issue_refs", _link_issue_refs)
+    md.core.ruler.push("mentions", _link_mentions)
     md.core.ruler.push("align_with_classes", _align_with_classes)
     return md
 
@@ -233,17 +292,18 @@ _MD = _parser()
 
 @dataclass(frozen=True)
 class Rendered:
-    """A text's sanitised HTML, every `#id` linked, and the ids it references."""
+    """A text's sanitised HTML, every `#id` and `@name` linked, the ids and the names."""
 
     html: str
     refs: frozenset[int]
+    mentions: frozenset[str] = frozenset()
 
 
 def render(text: str) -> Rendered:
     """Render and sanitise `text` (no cache, no database)."""
     env: dict[str, Any] = {}
     html = _CLEANER.clean(_MD.render(text, env))
-    return Rendered(html, frozenset(env.get("issue_refs", ())))
+    return Rendered(html, frozenset(env.get("issue_refs", ())), frozenset(env.get("mentions", ())))
 
 
 def _cache_key(text: str) -> str:
@@ -260,24 +320,40 @@ def render_cached(texts: Iterable[str]) -> dict[str, Rendered]:
     for text, key in keys.items():
         hit = found.get(key)
         if hit is not None:
-            result[text] = Rendered(hit[0], frozenset(hit[1]))
+            result[text] = Rendered(hit[0], frozenset(hit[1]), frozenset(hit[2]))
         else:
             result[text] = rendered = render(text)
-            missing[key] = (rendered.html, sorted(rendered.refs))
+            missing[key] = (rendered.html, sorted(rendered.refs), sorted(rendered.mentions))
     if missing:
         cache.set_many(missing, CACHE_SECONDS)
     return result
 
 
-def resolve_issue_links(rendered: Rendered, existing: frozenset[int] | set[int]) -> SafeString:
+def resolve_issue_links(
+    rendered: Rendered,
+    existing: frozenset[int] | set[int],
+    people: dict[str, int] | None = None,
+) -> SafeString:
     """`rendered`'s HTML with links to the issues in `existing` pointing at their pages and
-    every other `#id` as plain text."""
+    every other `#id` as plain text; `@name` of someone in `people` (username: id) links to
+    the issues assigned to them, any other `@name` is plain text."""
 
     def link(match: re.Match[str]) -> str:
         return match.group() if int(match.group(1)) in existing else f"#{match.group(1)}"
 
+    def mention(match: re.Match[str]) -> str:
+        user_id = (people or {}).get(match.group(1))
+        if user_id is None:
+            return f"@{match.group(1)}"
+        return (
+            f'<a href="{_issue_list_url()}?assignee_id={user_id}" class="mention">'
+            f"@{match.group(1)}</a>"
+        )
+
     html = ISSUE_LINK.sub(link, rendered.html) if rendered.refs else rendered.html
-    return mark_safe(html)  # sanitised by nh3; the issue links are made here
+    if rendered.mentions:
+        html = MENTION_LINK.sub(mention, html)
+    return mark_safe(html)  # sanitised by nh3; the issue and mention links are made here
 
 
 class MarkdownBatch:
@@ -288,13 +364,15 @@ class MarkdownBatch:
         self._rendered = render_cached(texts)
         refs = frozenset().union(*(r.refs for r in self._rendered.values()))
         self._existing = selectors.existing_issue_ids(ids=refs) if refs else frozenset()
+        names = frozenset().union(*(r.mentions for r in self._rendered.values()))
+        self._people = selectors.user_ids_by_username(usernames=names) if names else {}
 
     def html(self, text: str) -> SafeString:
         if not text:
             return mark_safe("")
         if text not in self._rendered:
             return MarkdownBatch([text]).html(text)
-        return resolve_issue_links(self._rendered[text], self._existing)
+        return resolve_issue_links(self._rendered[text], self._existing, self._people)
 
 
 def markdown_html(text: str) -> SafeString:

@@ -487,6 +487,8 @@ class Notification(models.Model):
         ASSIGNEE = "assignee", "You are assigned"
         UNASSIGNED = "unassigned", "You were assigned"
         CREATOR = "creator", "You created the issue"
+        WATCHER = "watcher", "You watch the issue"
+        MENTION = "mention", "You were mentioned"
 
     recipient = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="notifications", db_index=False
@@ -515,6 +517,12 @@ class Notification(models.Model):
                 condition=Q(emailed_at__isnull=True),
             ),
             models.Index(fields=["issue"], name="notifications_issue_idx"),
+            # The unread count every page shows a signed-in person.
+            models.Index(
+                fields=["recipient"],
+                name="notifications_unread_idx",
+                condition=Q(read_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -544,3 +552,55 @@ class JobFileChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} chunk {self.seq} of job {self.job_id}"
+
+
+class Watch(models.Model):
+    """A person who hears of every change of an issue. Creating, commenting on, being
+    assigned to or being mentioned in an issue makes one (services/watchers.py), written in
+    the statement that writes the change's events."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        db_table = "watches"
+        ordering = ["issue", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "user"], name="watches_issue_user_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "issue"], name="watches_user_idx")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} watches issue {self.issue_id}"
+
+
+SAVED_VIEW_NAME_MAX = 100
+SAVED_VIEW_QUERY_MAX = 2000
+
+
+class SavedView(models.Model):
+    """A person's named issue list: the list page's query string (filters, sort, search).
+    Anyone with its link sees it (/ui/views/<id>/ redirects to the list with that query)."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=SAVED_VIEW_NAME_MAX)
+    query = models.CharField(max_length=SAVED_VIEW_QUERY_MAX, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        db_table = "saved_views"
+        ordering = ["owner", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                "owner",
+                Lower("name"),
+                name="saved_views_owner_name_unique",
+                violation_error_code="view_name_taken",
+                violation_error_message="You already have a view with this name.",
+            ),
+            models.CheckConstraint(condition=_not_blank("name"), name="saved_views_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -21,6 +21,7 @@ from tracker.models import (
     ISSUE_TITLE_MAX,
     LABEL_DESCRIPTION_MAX,
     LABEL_NAME_MAX,
+    SAVED_VIEW_NAME_MAX,
     USER_NAME_MAX,
     Issue,
 )
@@ -91,6 +92,16 @@ def _normalised(value: str | None, field: str, label: str) -> str:
     if bad:
         raise not_allowed_character(field, label, bad.group())
     return unicodedata.normalize("NFC", text)
+
+
+def clean_view_name(value: str | None) -> str:
+    """A saved view's name: trimmed, on one line, not blank, at most SAVED_VIEW_NAME_MAX."""
+    name = " ".join(_normalised(value, "name", "Name").replace("\t", " ").splitlines()).strip()
+    if not name:
+        raise invalid("name", "Give the view a name", "blank")
+    if len(name) > SAVED_VIEW_NAME_MAX:
+        raise invalid("name", f"Name is too long (max {SAVED_VIEW_NAME_MAX})", "max_length")
+    return name
 
 
 def clean_title(value: str | None) -> str:

@@ -3,17 +3,19 @@ related rows it needs fetched in a fixed number of queries."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import QueryDict
 
-from .errors import IssueNotFound, UserNotFound
+from .errors import IssueNotFound, NotFound, UserNotFound
 from .filters import IssueFilter
-from .models import Comment, Issue, IssueEvent, Label, User
+from .models import Comment, Issue, IssueEvent, Label, Notification, SavedView, User, Watch
 from .rules import is_id, name_key
 
 
@@ -21,16 +23,17 @@ def _with_labels(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
     return queryset.prefetch_related(Prefetch("labels", queryset=Label.objects.order_by("name")))
 
 
-def issue_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Issue]:
+def issue_list(*, filters: dict[str, Any] | None = None, request: Any = None) -> QuerySet[Issue]:
     """Issues matching the list filters (see filters.IssueFilter), labels prefetched.
 
     Without `filters`, all issues (the API's filter backend applies the same IssueFilter).
-    Raises ValidationError for filter values that do not parse.
+    Raises ValidationError for filter values that do not parse. `request` says who `me`
+    (`assignee_id=me`) is.
     """
     queryset = _with_labels(Issue.objects.all())
     if filters is None:
         return queryset
-    filterset = IssueFilter(filters, queryset=queryset)
+    filterset = IssueFilter(filters, queryset=queryset, request=request)
     if not filterset.is_valid():
         raise ValidationError(
             {
@@ -76,14 +79,14 @@ def issue_timeline(*, issue_id: int) -> list[IssueEvent]:
     )
 
 
-def issue_status_counts(*, filters: QueryDict | None = None) -> dict[str, int]:
+def issue_status_counts(*, filters: QueryDict | None = None, request: Any = None) -> dict[str, int]:
     """Issues per status among those matching `filters` (their own status filter left out,
     so the counts say what each status would show), in one GROUP BY query. Every status
     is present, zero when no issue has it. Raises ValidationError as issue_list does."""
     data = filters.copy() if filters is not None else QueryDict(mutable=True)
     data.pop("status", None)
     rows = (
-        issue_list(filters=data)
+        issue_list(filters=data, request=request)
         .prefetch_related(None)
         .order_by()
         .values_list("status")
@@ -156,9 +159,95 @@ def user_named(*, name: str) -> User | None:
     return None
 
 
+def user_ids_by_username(*, usernames: Iterable[str]) -> dict[str, int]:
+    """{username: id} of the active people with one of `usernames` (exact spelling), in one
+    query: who an `@username` mentions."""
+    wanted = sorted(set(usernames))
+    if not wanted:
+        return {}
+    found = User.objects.filter(username__in=wanted, is_active=True).values_list("username", "pk")
+    return {username: pk for username, pk in found if username}
+
+
 def existing_issue_ids(*, ids: Iterable[int]) -> frozenset[int]:
     """Which of `ids` name an issue, in one query."""
     wanted = [issue_id for issue_id in ids if is_id(issue_id)]
     if not wanted:
         return frozenset()
     return frozenset(Issue.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def watcher_list(*, issue_id: int) -> QuerySet[User]:
+    """The people who watch an issue, in id order; raises IssueNotFound."""
+    if not (is_id(issue_id) and Issue.objects.filter(pk=issue_id).exists()):
+        raise IssueNotFound()
+    return User.objects.filter(
+        pk__in=Watch.objects.filter(issue_id=issue_id).values("user_id")
+    ).order_by("id")
+
+
+def notification_list(*, recipient_id: int, unread: bool | None = None) -> QuerySet[Notification]:
+    """A person's notifications (sort them with the keyset pages), with issue and actor."""
+    notifications = Notification.objects.filter(recipient_id=recipient_id).select_related(
+        "issue", "actor"
+    )
+    if unread is not None:
+        notifications = notifications.filter(read_at__isnull=unread)
+    return notifications
+
+
+def issues_assigned_to(*, user_id: int) -> QuerySet[Issue]:
+    return Issue.objects.filter(assignee_id=user_id)
+
+
+def issues_created_by(*, user_id: int) -> QuerySet[Issue]:
+    return Issue.objects.filter(
+        pk__in=IssueEvent.objects.filter(
+            event=IssueEvent.Kind.ISSUE_CREATED, actor_id=user_id
+        ).values("issue_id")
+    )
+
+
+def issues_watched_by(*, user_id: int) -> QuerySet[Issue]:
+    return Issue.objects.filter(pk__in=Watch.objects.filter(user_id=user_id).values("issue_id"))
+
+
+def saved_view_list(*, owner_id: int) -> QuerySet[SavedView]:
+    return SavedView.objects.filter(owner_id=owner_id).order_by(Lower("name"), "id")
+
+
+def saved_view_get(*, view_id: int) -> SavedView:
+    """Raises NotFound (code `view_not_found`)."""
+    view = SavedView.objects.filter(pk=view_id).first() if is_id(view_id) else None
+    if view is None:
+        raise NotFound("View not found", code="view_not_found")
+    return view
+
+
+def nav_counts(*, user_id: int) -> tuple[int, list[tuple[int, str]]]:
+    """What the navigation shows a signed-in person, in one query: how many issues have
+    unread notifications for them (the inbox shows one entry per issue, as threads) and
+    their saved views (id, name)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+                (SELECT count(DISTINCT issue_id) FROM notifications
+                    WHERE recipient_id = %(user)s AND read_at IS NULL),
+                (SELECT coalesce(json_agg(json_build_array(id, name)
+                    ORDER BY lower(name), id), '[]') FROM saved_views WHERE owner_id = %(user)s)
+            """,
+            {"user": user_id},
+        )
+        unread, views = cursor.fetchone()
+    if isinstance(views, str):
+        views = json.loads(views)
+    return unread, [(view_id, name) for view_id, name in views]
+
+
+def watch_summary(*, issue_id: int, user_id: int | None) -> tuple[int, bool]:
+    """How many watch an issue and whether `user_id` is one of them, in one query."""
+    found = Watch.objects.filter(issue_id=issue_id).aggregate(
+        count=Count("pk"), mine=Count("pk", filter=Q(user_id=user_id))
+    )
+    return found["count"], bool(user_id is not None and found["mine"])

@@ -37,7 +37,7 @@ class IssuesExportView(GenericAPIView):
         params = request.query_params
         q = params.get("q", "").strip()
         order = clean_ordering(params.get("ordering"), q=q)
-        queryset = selectors.issue_list(filters=params)
+        queryset = selectors.issue_list(filters=params, request=request)
         order, computed = sort_key(order, q=q)
         if computed is not None:
             sign = "-" if computed.descending else ""

@@ -100,3 +100,19 @@ class IdPagination(KeysetLinkPagination):
     """Lists in id order only (users, an issue's comments)."""
 
     orderable = False
+
+
+class NewestFirst(KeysetLinkPagination):
+    """Lists newest first, in id order (deliveries, notifications)."""
+
+    orderable = False
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page = keyset_page(
+            queryset,
+            order="-id",
+            cursor=request.query_params.get("cursor") or None,
+            per_page=clean_per_page(request.query_params.get("per_page")),
+        )
+        return self.page.items

@@ -10,6 +10,7 @@ import sys
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework.permissions import IsAuthenticated
 
 from .permissions import anonymous_may
 from .serializers import ErrorOutput, StrictInput
@@ -38,7 +39,8 @@ class TrackerAutoSchema(AutoSchema):
         """The authentication schemes, and `{}` (none at all) where the permission lets an
         anonymous request through: reads always, writes while TRACKER_REQUIRE_AUTH is off."""
         auths = super().get_auth()
-        if {} not in auths and anonymous_may(self.method):
+        signed_in_only = IsAuthenticated in getattr(self.view, "permission_classes", ())
+        if {} not in auths and anonymous_may(self.method) and not signed_in_only:
             auths.append({})
         return auths
 

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import exports, jobs, reports, views, webhooks
+from . import exports, jobs, reports, views, watchers, webhooks
 
 
 def both(route: str, view, name: str) -> list:
@@ -25,6 +25,18 @@ urlpatterns = [
     *both(
         "issues/<int:issue_id>/timeline", views.IssueTimelineView.as_view(), "api-issue-timeline"
     ),
+    *both(
+        "issues/<int:issue_id>/watchers",
+        watchers.WatcherListView.as_view(),
+        "api-issue-watchers",
+    ),
+    *both(
+        "issues/<int:issue_id>/watchers/<int:user_id>",
+        watchers.WatcherDetailView.as_view(),
+        "api-issue-watcher",
+    ),
+    *both("notifications", watchers.NotificationListView.as_view(), "api-notifications"),
+    *both("notifications/read", watchers.NotificationReadView.as_view(), "api-notifications-read"),
     *both("jobs/<int:job_id>", jobs.JobDetailView.as_view(), "api-job"),
     *both("webhooks", webhooks.WebhookListView.as_view(), "api-webhooks"),
     *both("webhooks/<int:webhook_id>", webhooks.WebhookDetailView.as_view(), "api-webhook"),

@@ -141,9 +141,10 @@ class IssueListCreateView(TrackerView):
                 # to name a row (rules.MAX_ID); `none` or `null` in any case.
                 {
                     "type": "string",
-                    "pattern": "^(0*[1-9][0-9]{0,17}|[Nn][Oo][Nn][Ee]|[Nn][Uu][Ll][Ll])$",
+                    "pattern": "^(0*[1-9][0-9]{0,17}|[Nn][Oo][Nn][Ee]|[Nn][Uu][Ll][Ll]|[Mm][Ee])$",
                 },
-                description="A user id, or `none` for unassigned issues.",
+                description="A user id, `none` for unassigned issues, or `me` for the "
+                "signed-in user's (400 `login_required` when anonymous).",
             )
         ],
         responses={200: s.IssueOutput(many=True), **errors(400)},

@@ -12,10 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tracker.models import IssueEvent, Webhook, WebhookDelivery
-from tracker.pagination import clean_per_page, keyset_page
 from tracker.services import webhooks
 
-from .pagination import IdPagination, KeysetLinkPagination
+from .pagination import IdPagination, NewestFirst
 from .schema import errors
 from .serializers import StrictInput
 from .views import TrackerView
@@ -69,20 +68,6 @@ class DeliveryOutput(serializers.ModelSerializer):
             "created_at",
             "delivered_at",
         ]
-
-
-class NewestFirst(KeysetLinkPagination):
-    orderable = False
-
-    def paginate_queryset(self, queryset, request, view=None):
-        self.request = request
-        self.page = keyset_page(
-            queryset,
-            order="-id",
-            cursor=request.query_params.get("cursor") or None,
-            per_page=clean_per_page(request.query_params.get("per_page")),
-        )
-        return self.page.items
 
 
 class StaffView(TrackerView):

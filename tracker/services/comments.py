@@ -9,6 +9,7 @@ from tracker.rules import clean_comment_body, invalid, is_id
 
 from . import events
 from .issues import as_loaded
+from .watchers import mentioned_user_ids, with_mentions
 
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
@@ -56,6 +57,7 @@ def comment_add(
         raise invalid("author_id", "You can only comment as yourself", "not_yourself")
     if author_id is None and actor is not None:
         author_id = actor.pk
+    mentioned = mentioned_user_ids(body)
     now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -77,12 +79,15 @@ def comment_add(
         comment = as_loaded(
             Comment(pk=comment_id, issue_id=issue_id, author=author, body=body, created_at=now)
         )
-        details = {
-            "comment_id": comment.pk,
-            "author_id": author.pk,
-            "author_name": author.name,
-            "body": body,
-        }
+        details = with_mentions(
+            {
+                "comment_id": comment.pk,
+                "author_id": author.pk,
+                "author_name": author.name,
+                "body": body,
+            },
+            mentioned,
+        )
         events.record(
             events.Change(actor or author, source, now),
             [events.Event(issue_id, Kind.COMMENT_ADDED, None, details)],

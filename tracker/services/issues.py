@@ -28,6 +28,7 @@ from tracker.rules import (
 from . import events
 from .events import Change, Event
 from .labels import labels_get_or_create
+from .watchers import mentioned_user_ids, with_mentions
 
 Status = Issue.Status
 Source = IssueEvent.Source
@@ -148,6 +149,7 @@ def issue_create(
     if assignee_id is not None and not is_id(assignee_id):
         raise invalid_assignee()
     actor = events.recorded_actor(actor)
+    mentioned = mentioned_user_ids(description)
     now = timezone.now()
     issue = Issue(
         title=title,
@@ -187,21 +189,18 @@ def issue_create(
         )
         # In the order GET /issues/{id} gives (labels_get_or_create reads them by name).
         issue.label_names = [label.name for label in labels_by_name.values()]
-        events.record(
-            Change(actor, source, now),
-            [
-                events.created_event(
-                    issue.pk,
-                    title=title,
-                    status=status,
-                    assignee_id=assignee_id,
-                    assignee_name=assignee_name,
-                    labels=issue.label_names,
-                    priority=priority,
-                    due_date=due_date,
-                )
-            ],
+        created = events.created_event(
+            issue.pk,
+            title=title,
+            status=status,
+            assignee_id=assignee_id,
+            assignee_name=assignee_name,
+            labels=issue.label_names,
+            priority=priority,
+            due_date=due_date,
         )
+        with_mentions(created.details, mentioned)
+        events.record(Change(actor, source, now), [created])
     return issue
 
 
@@ -246,6 +245,10 @@ def issue_update(
         for name, kind in FIELD_EVENTS.items():
             if name in changes and changes[name] != getattr(issue, name):
                 details = {"from": getattr(issue, name), "to": changes[name]}
+                if name == "description":
+                    with_mentions(
+                        details, mentioned_user_ids(changes[name], before=issue.description)
+                    )
                 recorded.append(Event(issue.pk, kind, version, details))
                 fields[name] = changes[name]
         if "status" in changes and changes["status"] != issue.status:

@@ -2,9 +2,12 @@
 
 A change's events leave through events.py; the outbox registered here turns them, in the
 statement that writes them, into one `Notification` row per person who should hear of each
-event: the issue's assignee (also the one just unassigned) and its creator, never the actor
-of the change, and only people with an e-mail address and e-mail on. When that statement
-returns recipients, `_after` defers the e-mail job for each of them who has none waiting yet,
+event: the issue's assignee (also the one just unassigned), the people the event's text
+mentions and the issue's watchers (services/watchers.py; its creator among them, told as the
+creator), never the actor of the change, and only active people. The rows are the inbox
+(`GET /notifications`, /ui/inbox/); e-mail goes to people with an address and e-mail on.
+When that statement returns such recipients, `_after` defers the e-mail job for each of them
+who has none waiting yet,
 scheduled TRACKER_EMAIL_DELAY_SECONDS later: changes inside that window join the waiting
 job, so one e-mail covers them all (and a bulk change or an import sends each person one
 summary per window, not one e-mail per issue).
@@ -33,6 +36,7 @@ from django.utils import timezone
 
 from tracker.errors import InvalidLink
 from tracker.models import Issue, IssueEvent, Notification, User
+from tracker.rules import is_id
 
 from . import events, jobs
 from .users import user_email_off
@@ -51,9 +55,13 @@ COMMENT_EXCERPT_MAX = 2_000
 
 # The outbox. `r` lists who may hear of each event and why; DISTINCT ON keeps one row per
 # person per event, with the first reason (an assignee who created the issue is told as
-# the assignee). RETURNING says whether an e-mail job is already waiting for the person:
+# the assignee). Everyone active gets the row (the inbox); `mails` says whether the person
+# gets e-mail. RETURNING says whether an e-mail job is already waiting for the person:
 # FOR SHARE keeps a worker from taking that job until this change commits (the worker's
 # fetch skips locked jobs), so a waiting job never starts without this change's rows.
+# Watchers are read as they were before the statement: a change's new watchers (written by
+# the watchers outbox in the same statement) hear of the next change, and the assignee and
+# the mentioned of this one are told through their own reasons.
 OUTBOX_SQL = f"""
     INSERT INTO notifications
         (recipient_id, issue_id, event, version, details, actor_id, reason, created_at)
@@ -66,15 +74,25 @@ OUTBOX_SQL = f"""
         SELECT ev.*, (ev.details ->> 'from')::bigint, '{Reason.UNASSIGNED}', 2
             FROM ev WHERE ev.event = '{Kind.ASSIGNEE_CHANGED}'
         UNION ALL
-        SELECT ev.*, c.actor_id, '{Reason.CREATOR}', 3
+        SELECT ev.*, m.user_id::bigint, '{Reason.MENTION}', 3
+            FROM ev, jsonb_array_elements_text(COALESCE(ev.details -> 'mentions', '[]'))
+                AS m(user_id)
+        UNION ALL
+        SELECT ev.*, c.actor_id, '{Reason.CREATOR}', 4
             FROM ev JOIN issue_events c
                 ON c.issue_id = ev.issue_id AND c.event = '{Kind.ISSUE_CREATED}'
+            JOIN watches cw ON cw.issue_id = c.issue_id AND cw.user_id = c.actor_id
+        UNION ALL
+        SELECT ev.*, w.user_id, '{Reason.WATCHER}', 5
+            FROM ev JOIN watches w ON w.issue_id = ev.issue_id
     ) r
     JOIN users u ON u.id = r.user_id
-    WHERE r.user_id IS DISTINCT FROM %(actor_id)s
-        AND u.email IS NOT NULL AND u.email_notifications AND u.is_active
+    WHERE r.user_id IS DISTINCT FROM %(actor_id)s AND u.is_active
     ORDER BY r.issue_id, r.event, r.version, r.details, r.user_id, r.rank
-    RETURNING recipient_id, EXISTS (
+    RETURNING recipient_id, (
+        SELECT u.email IS NOT NULL AND u.email_notifications FROM users u
+        WHERE u.id = recipient_id
+    ) AS mails, EXISTS (
         SELECT 1 FROM procrastinate_jobs j
         WHERE j.task_name = '{SEND_TASK}' AND j.status = 'todo'
             AND j.args ->> 'recipient_id' = recipient_id::text
@@ -88,7 +106,7 @@ def _after(change: events.Change, rows: list[dict[str, Any]]) -> None:
     if not settings.TRACKER_EMAIL_ENABLED:
         return
     waiting = {row["recipient_id"] for row in rows if row["waiting"]}
-    new = sorted({row["recipient_id"] for row in rows} - waiting)
+    new = sorted({row["recipient_id"] for row in rows if row["mails"]} - waiting)
     if new:
         jobs.defer_batch(
             SEND_TASK,
@@ -268,6 +286,8 @@ def _describe(notification: Notification, user: User, news: IssueNews) -> None:
         line = f"{who} commented"
     else:
         line = f"{who} changed the issue"
+    if notification.reason == Reason.MENTION:
+        line += " and mentioned you"
     news.entries.append((line, quote))
 
 
@@ -276,3 +296,18 @@ def _status(value: Any) -> str:
         return str(Issue.Status(value).label).lower()
     except ValueError:
         return str(value)
+
+
+# --- The inbox.
+
+
+def notifications_mark_read(
+    *, recipient: User, ids: Sequence[int] | None = None, everything: bool = False
+) -> int:
+    """Mark `recipient`'s notifications `ids` (or all of them with `everything`) read;
+    returns how many were unread. Ids of other people's notifications, or of none, are
+    ignored: a person can only ever touch their own inbox."""
+    notifications = Notification.objects.filter(recipient=recipient, read_at__isnull=True)
+    if not everything:
+        notifications = notifications.filter(pk__in=[pk for pk in ids or () if is_id(pk)])
+    return notifications.update(read_at=timezone.now())

@@ -51,7 +51,7 @@ def send(user: User) -> int:
     return notifications.notifications_email_send(recipient_id=user.pk)
 
 
-def test_the_assignee_hears_of_being_assigned_and_the_creator_of_changes_never_the_actor():
+def test_the_assignee_hears_of_being_assigned_and_the_watchers_of_changes_never_the_actor():
     ann, bob, cem = person("Ann"), person("Bob"), person("Cem")
     issue = services.issue_create(title="Login bug", actor=ann, assignee_id=bob.pk)
     assert notified() == [("Bob", "issue_created", "assignee")]
@@ -64,9 +64,16 @@ def test_the_assignee_hears_of_being_assigned_and_the_creator_of_changes_never_t
         ("Cem", "assignee_changed", "assignee"),
     ]  # Bob unassigned himself: he is the actor
     services.comment_add(issue_id=issue.pk, actor=cem, body="On it")
-    assert notified(event="comment_added") == [("Ann", "comment_added", "creator")]
+    # Bob was assigned once, so he watches the issue still.
+    assert notified(event="comment_added") == [
+        ("Ann", "comment_added", "creator"),
+        ("Bob", "comment_added", "watcher"),
+    ]
     services.issue_update(issue_id=issue.pk, actor=ann, version=issue.version, status="closed")
-    assert notified(event="issue_closed") == [("Cem", "issue_closed", "assignee")]
+    assert notified(event="issue_closed") == [
+        ("Bob", "issue_closed", "watcher"),
+        ("Cem", "issue_closed", "assignee"),
+    ]
 
 
 def test_someone_unassigned_by_another_hears_of_it():
@@ -76,14 +83,17 @@ def test_someone_unassigned_by_another_hears_of_it():
     assert notified() == [("Bob", "assignee_changed", "unassigned")]
 
 
-def test_only_people_with_an_address_and_e_mail_on_are_notified():
+def test_only_people_with_an_address_and_e_mail_on_are_e_mailed_only_active_ones_notified():
     ann = person("Ann")
     quiet = person("Quiet", email_notifications=False)
     nomail = UserFactory.create(name="Nomail")
     gone = person("Gone", is_active=False)
     for assignee in (quiet, nomail, gone):
         services.issue_create(title="Bug", actor=ann, assignee_id=assignee.pk)
-    assert notified() == []
+    assert notified() == [  # their inbox
+        ("Nomail", "issue_created", "assignee"),
+        ("Quiet", "issue_created", "assignee"),
+    ]
     assert queued() == []
 
 

@@ -137,6 +137,8 @@ def test_every_paginated_list_documents_the_400_of_a_bad_cursor(api, schema):
         "/users",
         "/issues",
         "/issues/{issue_id}/comments",
+        "/issues/{issue_id}/watchers",
+        "/notifications",
         "/webhooks",
         "/webhooks/{webhook_id}/deliveries",
     }

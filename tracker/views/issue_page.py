@@ -111,7 +111,13 @@ def _issue_page(
         )
         labels_form.set_label_choices(selectors.label_list())
     texts = [issue.description, *(comment.body for comment in issue.comments.all())]
+    me = actor_of(request)
+    watch_count, watching = selectors.watch_summary(
+        issue_id=issue.pk, user_id=me.pk if me is not None else None
+    )
     context = {
+        "watch_count": watch_count,
+        "watching": watching,
         "nav": "issues",
         "issue": issue,
         "markdown": MarkdownBatch(texts),

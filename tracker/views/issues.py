@@ -55,13 +55,13 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         order, computed = sort_key(ordering, q=q)
         # One page of a keyset walk: page 10,000 costs what page 1 costs.
         page = keyset_page(
-            selectors.issue_list(filters=params).select_related("assignee"),
+            selectors.issue_list(filters=params, request=request).select_related("assignee"),
             order=order,
             cursor=params.get("cursor") or None,
             per_page=clean_per_page(params.get("per_page") or LIST_PER_PAGE),
             computed=computed,
         )
-        counts = selectors.issue_status_counts(filters=params)
+        counts = selectors.issue_status_counts(filters=params, request=request)
         # Where each result matched, shown under its title.
         snippets = search.snippets((issue.pk for issue in page.items), q)
         for issue in page.items:
