@@ -79,22 +79,35 @@ def issue_timeline(*, issue_id: int) -> list[IssueEvent]:
     )
 
 
-def issue_status_counts(*, filters: QueryDict | None = None, request: Any = None) -> dict[str, int]:
+def issue_status_counts(
+    *, filters: QueryDict | None = None, request: Any = None, cap: int | None = None
+) -> dict[str, int]:
     """Issues per status among those matching `filters` (their own status filter left out,
-    so the counts say what each status would show), in one GROUP BY query. Every status
-    is present, zero when no issue has it. Raises ValidationError as issue_list does."""
+    so the counts say what each status would show), in one query. Every status is present,
+    zero when no issue has it. Raises ValidationError as issue_list does.
+
+    With `cap`, each status is counted up to `cap + 1` only (a count above `cap` means "more
+    than cap"): a search that matches a third of a million issues then costs what its first
+    pages cost, not a count of all its matches."""
     data = filters.copy() if filters is not None else QueryDict(mutable=True)
     data.pop("status", None)
-    rows = (
-        issue_list(filters=data, request=request)
-        .prefetch_related(None)
-        .order_by()
-        .values_list("status")
-        .annotate(count=Count("id"))
-    )
+    matching = issue_list(filters=data, request=request).prefetch_related(None).order_by()
     counts = dict.fromkeys(Issue.Status.values, 0)
-    counts.update(dict(rows))
-    return counts
+    if cap is None:
+        counts.update(dict(matching.values_list("status").annotate(count=Count("id"))))
+        return counts
+    parts: list[str] = []
+    params: list[Any] = []
+    for status in counts:
+        sql, part_params = (
+            matching.filter(status=status).values("id")[: cap + 1].query.sql_with_params()
+        )
+        parts.append(f"(SELECT count(*) FROM ({sql}) AS matches)")
+        params += part_params
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        row = cursor.fetchone()
+    return dict(zip(counts, row or (0,) * len(counts), strict=True))
 
 
 def issue_events_since(*, issue_id: int, version: int) -> list[IssueEvent]:

@@ -119,3 +119,21 @@ def test_the_list_page_shows_where_each_result_matched_escaped(client):
     assert "<b>stuck" not in html
     assert 'value="relevance"' in html
     assert 'value="relevance"' not in client.get("/ui/issues/").content.decode()
+
+
+def test_a_search_counts_each_status_up_to_a_cap(client, monkeypatch):
+    from django.http import QueryDict
+
+    from tracker import selectors
+    from tracker.views import issues as list_view
+
+    for n in range(4):
+        create(f"Crash {n}")
+    services.issue_create(title="Crash done", status="closed")
+    counts = selectors.issue_status_counts(filters=QueryDict("q=crash"), cap=2)
+    assert counts == {"open": 3, "in_progress": 0, "closed": 1}  # 3 means "more than 2"
+    monkeypatch.setattr(list_view, "SEARCH_COUNT_CAP", 2)
+    html = client.get("/ui/issues/", {"q": "crash"}).content.decode()
+    assert '<span class="count">2+</span>' in html  # open
+    assert '<span class="count">3+</span>' in html  # all: at least 2 open and 1 closed
+    assert '<span class="count">1</span>' in html  # closed

@@ -28,6 +28,8 @@ FILTER_PARAMETERS = (
     *("q", "assignee_id", "label", "status", "priority", "due_after", "due_before", "overdue"),
 )
 DEFAULT_SORT = "-id"
+# A search's tabs count each status up to this many ("10,000+" beyond).
+SEARCH_COUNT_CAP = 10_000
 SORTS = (
     ("-id", "Newest"),
     ("id", "Oldest"),
@@ -41,6 +43,11 @@ SORTS = (
 )
 
 
+def _count(count: int, cap: int | None) -> str:
+    """A tab's count: `cap+` when it was counted no further (selectors.issue_status_counts)."""
+    return f"{cap:,}+" if cap is not None and count > cap else f"{count:,}"
+
+
 @require_GET
 def issue_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
@@ -49,6 +56,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     counts = dict.fromkeys(Issue.Status.values, 0)
     q = params.get("q", "").strip()
     ordering = params.get("ordering") or DEFAULT_SORT
+    cap = SEARCH_COUNT_CAP if q else None
     snippets: dict[int, search.Snippet] = {}
     try:
         ordering = clean_ordering(ordering, q=q)
@@ -61,7 +69,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
             per_page=clean_per_page(params.get("per_page") or LIST_PER_PAGE),
             computed=computed,
         )
-        counts = selectors.issue_status_counts(filters=params, request=request)
+        counts = selectors.issue_status_counts(filters=params, request=request, cap=cap)
         # Where each result matched, shown under its title.
         snippets = search.snippets((issue.pk for issue in page.items), q)
         for issue in page.items:
@@ -74,10 +82,14 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "errors": errors,
         "status_tabs": [
-            (value, label, counts[value], statuses == [value])
+            (value, label, _count(counts[value], cap), statuses == [value])
             for value, label in Issue.Status.choices
         ],
-        "total": sum(counts.values()),
+        "total": (
+            f"{sum(min(n, cap) for n in counts.values()):,}+"
+            if cap is not None and any(n > cap for n in counts.values())
+            else f"{sum(counts.values()):,}"
+        ),
         "all_selected": not statuses,
         "users": [
             (person.pk, picked_name(person))
