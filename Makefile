@@ -6,7 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker serve db migrate superuser test lint format bench bench-http bench-slow fuzz clean
+.PHONY: install run worker serve db migrate superuser test lint format bench bench-http bench-slow bench-search bench-import-jobs fuzz clean
 
 install: $(VENV)/.installed
 
@@ -67,10 +67,23 @@ bench: install
 	$(PY) bench/run.py
 	$(PY) bench/http_bench.py
 	$(PY) bench/slow_clients.py
+	$(PY) bench/search_bench.py
+	$(PY) bench/migration_bench.py
+	$(PY) bench/notifications_bench.py
+	$(PY) bench/webhooks_bench.py
+	$(PY) bench/markdown_bench.py
+
+# The background import beside manage.py import_issues (ROWS=1000000 by default; long).
+bench-import-jobs: install
+	$(PY) bench/import_jobs.py
 
 # The hot API paths over HTTP with wrk (PEER_URL=... to compare with another server).
 bench-http: install
 	$(PY) bench/http_bench.py
+
+# Search and the CSV export at a million issues and two million comments.
+bench-search: install
+	$(PY) bench/search_bench.py
 
 # 200 clients trickling headers or bodies while ordinary requests are timed; a long upload.
 bench-slow: install

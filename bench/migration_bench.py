@@ -1,4 +1,4 @@
-"""How long the priority/due-date migration (0008) makes anyone wait on a large issues table.
+"""How long the priority/due-date migration (0009) makes anyone wait on a large issues table.
 
 Fills a scratch database with N issues (bench/reports_bench.py's INSERT ... SELECT
 generate_series fill) at the schema before the migration, then runs the migration while
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/it_prio_bench"
-BEFORE = "0007_notifications"
-MIGRATION = "0008_prio_priority_due_date"
+BEFORE = "0008_job_files"
+MIGRATION = "0009_priority_due_date"
 QUIET_SECONDS = 3.0  # the load alone, before and after the migration
 
 
@@ -91,7 +91,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     args = parser.parse_args()
 
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    base = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    if "bench" not in base.rsplit("/", 1)[1]:
+        base = base.rsplit("/", 1)[0] + "/issuetracker_bench_migration"
+    os.environ["DATABASE_URL"] = base
     os.environ.setdefault("DJANGO_DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
     import django

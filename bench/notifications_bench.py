@@ -7,8 +7,7 @@ every issue. It prints each change's time, the notification rows it wrote and th
 jobs it deferred, then starts one worker (file e-mail backend) and times how long it takes
 to send every e-mail. Bounded: the worker is given NOTIFY_BENCH_TIMEOUT seconds (300).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/it_bench \\
-        .venv/bin/python bench/notifications_bench.py
+    .venv/bin/python bench/notifications_bench.py   # on issuetracker_bench_notifications
 """
 
 from __future__ import annotations
@@ -22,6 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MAIL_DIR = tempfile.mkdtemp(prefix="notifications-bench-")
+# A scratch database beside DATABASE_URL's (this script empties its tables).
+_base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuetracker")
+os.environ["DATABASE_URL"] = _base.rsplit("/", 1)[0] + "/issuetracker_bench_notifications"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ["EMAIL_URL"] = f"filemail:///{MAIL_DIR}"  # an absolute path: four slashes

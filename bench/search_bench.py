@@ -1,4 +1,5 @@
-"""`make bench-search`: full-text search (`q`) at a million issues and two million comments.
+"""`make bench-search`: full-text search (`q`) and the CSV export at a million issues and two
+million comments.
 
     python bench/search_bench.py [--issues 1000000] [--comments 2000000]
 
@@ -7,7 +8,9 @@ PostgreSQL, with words drawn from a vocabulary of 5,000 (a few common, most rare
 `flamingo` in 20 descriptions and `pelican` in 20 comments (rare), `error` in 30% of the
 descriptions (common). Then times the first page
 of `GET /issues?q=...` (100 issues, JSON, through Django in this process) and of the list
-page, median of 7 runs after one warm-up, beside the same list without `q`.
+page, median of 7 runs after one warm-up, beside the same list without `q`; then streams
+the CSV export of every issue and of a common word's matches (first byte, total, how much
+this process's peak memory grew).
 """
 
 from __future__ import annotations
@@ -191,6 +194,30 @@ def main() -> None:
             assert client.get(url).status_code == 200
 
         print(f"  {name:<40}: {median_ms(page):8.1f} ms", flush=True)
+
+    import resource
+
+    for name, url in {
+        "all issues": "/issues/export",
+        "q=error (30%)": "/issues/export?q=error",
+    }.items():
+        before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        response = client.get(url)
+        chunks = iter(response.streaming_content)
+        first = next(chunks)
+        first_byte = time.perf_counter() - started
+        size, rows = len(first), first.count(b"\n")
+        for chunk in chunks:
+            size += len(chunk)
+            rows += chunk.count(b"\n")
+        elapsed = time.perf_counter() - started
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb) / 1024
+        print(
+            f"  export, {name:<16}: first byte {first_byte * 1000:6.0f} ms, {rows - 1:>9,} rows"
+            f" ({size / 1e6:.0f} MB) in {elapsed:5.1f} s, peak memory grew {grown_mb:.0f} MB",
+            flush=True,
+        )
 
 
 class _no_atomic:

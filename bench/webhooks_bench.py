@@ -2,11 +2,10 @@
 
 Makes a scratch database, starts one worker and a receiver on 127.0.0.1, registers a
 webhook, then makes WEBHOOK_BENCH_CHANGES changes (default 1,000) through the services,
-one commit each, paced at WEBHOOK_BENCH_RATE per second (default 50), and prints the p50
+one commit each, paced at WEBHOOK_BENCH_RATE per second (default 20), and prints the p50
 and p99 of commit -> received. Bounded: it gives up after WEBHOOK_BENCH_TIMEOUT seconds.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/it_bench \\
-        .venv/bin/python bench/webhooks_bench.py
+    .venv/bin/python bench/webhooks_bench.py   # on issuetracker_bench_webhooks
 """
 
 from __future__ import annotations
@@ -20,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# A scratch database beside DATABASE_URL's (this script empties its tables).
+_base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/issuetracker")
+os.environ["DATABASE_URL"] = _base.rsplit("/", 1)[0] + "/issuetracker_bench_webhooks"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ["TRACKER_WEBHOOK_ALLOW_PRIVATE"] = "true"
@@ -38,7 +40,7 @@ from tracker.tests.receivers import running_receiver  # noqa: E402
 from tracker.tests.workers import running_worker, wait_until  # noqa: E402
 
 CHANGES = int(os.environ.get("WEBHOOK_BENCH_CHANGES", "1000"))
-RATE = float(os.environ.get("WEBHOOK_BENCH_RATE", "50"))
+RATE = float(os.environ.get("WEBHOOK_BENCH_RATE", "20"))
 TIMEOUT = float(os.environ.get("WEBHOOK_BENCH_TIMEOUT", "300"))
 
 
