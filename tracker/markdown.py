@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from importlib.metadata import version
@@ -164,12 +164,13 @@ def _align_with_classes(state: StateCore) -> None:
             token.attrSet("class", "align-" + style.removeprefix("text-align:"))
 
 
-def _link_issue_refs(state: StateCore) -> None:
-    """Turn `#123` in plain text into a link to issue 123 (never inside a link or code, whose
-    text is not a "text" token here), noting the ids in env["issue_refs"]."""
-    refs: set[int] = state.env.setdefault("issue_refs", set())
+def _rewrite_plain_text(
+    state: StateCore, marker: str, split: Callable[[Token], list[Token]]
+) -> None:
+    """Replace each "text" token holding `marker` by what `split` makes of it, outside links
+    (code spans and blocks are not "text" tokens, so they are never touched)."""
     for block in state.tokens:
-        if block.type != "inline" or not block.children or "#" not in block.content:
+        if block.type != "inline" or not block.children or marker not in block.content:
             continue
         children: list[Token] = []
         depth = 0
@@ -178,32 +179,25 @@ def _link_issue_refs(state: StateCore) -> None:
                 depth += 1
             elif token.type == "link_close":
                 depth -= 1
-            if token.type != "text" or depth > 0 or "#" not in token.content:
+            if token.type != "text" or depth > 0 or marker not in token.content:
                 children.append(token)
                 continue
-            children.extend(_split_refs(token, refs))
+            children.extend(split(token))
         block.children = children
+
+
+def _link_issue_refs(state: StateCore) -> None:
+    """Turn `#123` in plain text into a link to issue 123, noting the ids in
+    env["issue_refs"]."""
+    refs: set[int] = state.env.setdefault("issue_refs", set())
+    _rewrite_plain_text(state, "#", lambda token: _split_refs(token, refs))
 
 
 def _link_mentions(state: StateCore) -> None:
-    """Turn `@username` in plain text into a link (never inside a link or code), noting the
-    names in env["mentions"]; MarkdownBatch keeps the links of people who exist."""
+    """Turn `@username` in plain text into a link, noting the names in env["mentions"];
+    MarkdownBatch keeps the links of people who exist."""
     names: set[str] = state.env.setdefault("mentions", set())
-    for block in state.tokens:
-        if block.type != "inline" or not block.children or "@" not in block.content:
-            continue
-        children: list[Token] = []
-        depth = 0
-        for token in block.children:
-            if token.type == "link_open":
-                depth += 1
-            elif token.type == "link_close":
-                depth -= 1
-            if token.type != "text" or depth > 0 or "@" not in token.content:
-                children.append(token)
-                continue
-            children.extend(_split_mentions(token, names))
-        block.children = children
+    _rewrite_plain_text(state, "@", lambda token: _split_mentions(token, names))
 
 
 def _split_mentions(token: Token, names: set[str]) -> list[Token]:
