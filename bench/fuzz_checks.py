@@ -16,6 +16,7 @@ from schemathesis import GenerationMode
 RULES_THE_SCHEMA_CANNOT_STATE = {
     # Rows that must exist, or be in a given state.
     "invalid_assignee",
+    "email_taken",
     "invalid_author",
     "issues_not_found",
     "already_closed",
@@ -25,10 +26,13 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "invalid_cursor",
     # Relations between parameters: since before until, at most MAX_PERIODS periods.
     "invalid_range",
+    "relevance_needs_q",
     "too_many_periods",
     # POST /notifications/read needs `ids` or `all`; `assignee_id=me` needs a login.
     "ids_or_all",
     "login_required",
+    # An e-mail address as the rules read it (more than JSON Schema's "format": "email").
+    "invalid_email",
     # The uploaded file's content.
     "not_csv",
     "not_utf8",

@@ -186,7 +186,7 @@ def clean_ordering(value: str | None, *, q: str | None = None) -> str:
             raise ValidationError(
                 {
                     "ordering": ValidationError(
-                        "ordering=relevance needs a search (q)", code="invalid"
+                        "ordering=relevance needs a search (q)", code="relevance_needs_q"
                     )
                 }
             )

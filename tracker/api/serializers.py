@@ -38,7 +38,12 @@ class PriorityField(serializers.ChoiceField):
         return str(data)
 
 
-@extend_schema_field({"type": "string", "format": "date", "nullable": True})
+@extend_schema_field(
+    {
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}],
+        "nullable": True,
+    }
+)
 class DueDateField(serializers.Field):
     """A date as `YYYY-MM-DD`, or null (or "") for none. Read as text, so that the service
     words a malformed date's refusal as the pages and the CSV import do."""

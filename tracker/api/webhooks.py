@@ -80,7 +80,7 @@ class WebhookListView(StaffView):
     input_serializers = {"POST": WebhookInput}
 
     @extend_schema(
-        summary="Webhooks (staff)", responses={200: WebhookOutput(many=True), **errors(400)}
+        summary="Webhooks (staff)", responses={200: WebhookOutput(many=True), **errors(400, 403)}
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(Webhook.objects.order_by("id"))
@@ -92,7 +92,7 @@ class WebhookListView(StaffView):
         "signed with `secret` (X-Tracker-Signature-256). Addresses of loopback, private, "
         "link-local, multicast or reserved networks are refused (`url_not_allowed`).",
         request=WebhookInput,
-        responses={201: WebhookOutput, **errors(400)},
+        responses={201: WebhookOutput, **errors(400, 403)},
     )
     def post(self, request: Request) -> Response:
         webhook = webhooks.webhook_create(**self.validated_body())
@@ -103,14 +103,14 @@ class WebhookDetailView(StaffView):
     serializer_class = WebhookOutput
     input_serializers = {"PATCH": WebhookPatch}
 
-    @extend_schema(summary="A webhook (staff)", responses={200: WebhookOutput, **errors(404)})
+    @extend_schema(summary="A webhook (staff)", responses={200: WebhookOutput, **errors(403, 404)})
     def get(self, request: Request, webhook_id: int) -> Response:
         return Response(WebhookOutput(webhooks.webhook_get(webhook_id)).data)
 
     @extend_schema(
         summary="Change a webhook (staff)",
         request=WebhookPatch,
-        responses={200: WebhookOutput, **errors(400, 404)},
+        responses={200: WebhookOutput, **errors(400, 403, 404)},
     )
     def patch(self, request: Request, webhook_id: int) -> Response:
         changes = self.validated_body()
@@ -118,7 +118,7 @@ class WebhookDetailView(StaffView):
             WebhookOutput(webhooks.webhook_update(webhook_id=webhook_id, **changes)).data
         )
 
-    @extend_schema(summary="Delete a webhook (staff)", responses={204: None, **errors(404)})
+    @extend_schema(summary="Delete a webhook (staff)", responses={204: None, **errors(403, 404)})
     def delete(self, request: Request, webhook_id: int) -> Response:
         webhooks.webhook_delete(webhook_id=webhook_id)
         return Response(status=204)
@@ -130,7 +130,7 @@ class DeliveryListView(StaffView):
 
     @extend_schema(
         summary="A webhook's deliveries, newest first (staff)",
-        responses={200: DeliveryOutput(many=True), **errors(400, 404)},
+        responses={200: DeliveryOutput(many=True), **errors(400, 403, 404)},
     )
     def get(self, request: Request, webhook_id: int) -> Response:
         webhook = webhooks.webhook_get(webhook_id)
@@ -145,7 +145,7 @@ class DeliveryRedeliverView(StaffView):
         summary="Send a delivery again (staff)",
         description="The same body and delivery id, after the webhook's queued deliveries.",
         request=None,
-        responses={202: DeliveryOutput, **errors(404)},
+        responses={202: DeliveryOutput, **errors(403, 404)},
     )
     def post(self, request: Request, webhook_id: int, delivery_id: uuid.UUID) -> Response:
         delivery = webhooks.delivery_redeliver(webhook_id=webhook_id, delivery_id=delivery_id)
