@@ -106,8 +106,13 @@ class NotificationOutput(serializers.ModelSerializer):
         return notification.read_at is not None
 
 
+PAGE_PARAMETERS = ("cursor", "per_page")
+
+
 class NotificationQuery(s.StrictInput):
-    ignored_fields = frozenset({"cursor", "per_page"})
+    """The list's own parameters (the paginator reads and documents `cursor` and
+    `per_page`)."""
+
     unread = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="Only unread (`true`) or read."
     )
@@ -145,7 +150,8 @@ class NotificationListView(TrackerView):
         responses={200: NotificationOutput(many=True), **errors(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        query = s.validated(NotificationQuery, request.query_params)
+        own = {k: v for k, v in request.query_params.items() if k not in PAGE_PARAMETERS}
+        query = s.validated(NotificationQuery, own)
         page = self.paginate_queryset(
             selectors.notification_list(recipient_id=_me(request).pk, unread=query["unread"])
         )
