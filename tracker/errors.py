@@ -57,6 +57,16 @@ class JobNotFound(NotFound):
     default_message = "Job not found"
 
 
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    default_message = "Webhook not found"
+
+
+class DeliveryNotFound(NotFound):
+    code = "delivery_not_found"
+    default_message = "Delivery not found"
+
+
 class VersionConflict(DomainError):
     """The issue changed since the version the client read; nothing was written."""
 

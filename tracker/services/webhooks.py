@@ -33,7 +33,7 @@ from django.db.models import F, Func, JSONField, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from tracker.errors import NotFound
+from tracker.errors import DeliveryNotFound, WebhookNotFound
 from tracker.models import IssueEvent, Webhook, WebhookDelivery
 from tracker.rules import invalid
 from tracker.selectors_json import ISSUE_SQL
@@ -49,16 +49,6 @@ USER_AGENT = "IssueTracker-Webhook/1.0"
 DELIVER_TASK = "tracker.tasks.deliver_webhooks"
 URL_MAX = Webhook._meta.get_field("url").max_length or 2000
 SECRET_MAX = Webhook._meta.get_field("secret").max_length or 255
-
-
-class WebhookNotFound(NotFound):
-    code = "webhook_not_found"
-    default_message = "Webhook not found"
-
-
-class DeliveryNotFound(NotFound):
-    code = "delivery_not_found"
-    default_message = "Delivery not found"
 
 
 class DeliveryToRetry(Exception):
