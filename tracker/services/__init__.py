@@ -5,7 +5,7 @@ Each public function runs in one transaction and records the timeline events of 
 it makes in that same transaction, through events.record (the one door out).
 """
 
-from .comments import comment_add
+from .comments import comment_add, comment_add_setting_status
 from .imports import issues_import
 from .issues import (
     BULK_STATUS_MAX_IDS,
@@ -20,6 +20,7 @@ from .users import user_create, user_update
 __all__ = [
     "BULK_STATUS_MAX_IDS",
     "comment_add",
+    "comment_add_setting_status",
     "issue_create",
     "issue_labels_replace",
     "issue_update",

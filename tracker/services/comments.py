@@ -8,7 +8,7 @@ from tracker.models import Comment, Issue, IssueEvent, User
 from tracker.rules import clean_comment_body, invalid, is_id
 
 from . import events
-from .issues import as_loaded
+from .issues import as_loaded, issue_update
 from .watchers import mentioned_user_ids, with_mentions
 
 Source = IssueEvent.Source
@@ -91,5 +91,32 @@ def comment_add(
         events.record(
             events.Change(actor or author, source, now),
             [events.Event(issue_id, Kind.COMMENT_ADDED, None, details)],
+        )
+    return comment
+
+
+def comment_add_setting_status(
+    *,
+    issue_id: int,
+    body: str,
+    status: str,
+    version: int,
+    author_id: int | None = None,
+    actor: User | None = None,
+    source: str = Source.API,
+) -> Comment:
+    """Add a comment and set the issue's status ("Close with comment"): both or neither.
+    The status change is the actor's, or, for an anonymous comment (open mode), its named
+    author's, as the comment is. Raises what comment_add and issue_update raise."""
+    with transaction.atomic():
+        comment = comment_add(
+            issue_id=issue_id, body=body, author_id=author_id, actor=actor, source=source
+        )
+        issue_update(
+            issue_id=issue_id,
+            version=version,
+            status=status,
+            actor=actor or comment.author,
+            source=source,
         )
     return comment

@@ -10,7 +10,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -310,24 +309,24 @@ def issue_comment_add(request: HttpRequest, issue_id: int) -> HttpResponse:
     if form.is_valid():
         actor = actor_of(request)
         try:
-            with transaction.atomic():
-                comment = services.comment_add(
+            if set_status is None:
+                services.comment_add(
                     issue_id=issue_id,
                     author_id=form.cleaned_data.get("author_id"),
                     body=form.cleaned_data["body"],
                     actor=actor,
                     source=WEB,
                 )
-                if set_status is not None:
-                    services.issue_update(
-                        issue_id=issue_id,
-                        version=_posted_version(request),
-                        status=set_status,
-                        # Anonymous (open mode): the change is the named author's, as the
-                        # comment is.
-                        actor=actor or comment.author,
-                        source=WEB,
-                    )
+            else:
+                services.comment_add_setting_status(
+                    issue_id=issue_id,
+                    author_id=form.cleaned_data.get("author_id"),
+                    body=form.cleaned_data["body"],
+                    status=set_status,
+                    version=_posted_version(request),
+                    actor=actor,
+                    source=WEB,
+                )
         except VersionConflict:
             form.add_error(
                 None,
