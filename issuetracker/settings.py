@@ -120,9 +120,14 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The same backend, with a health check that asks the server only when the connection looks
-# closed (issuetracker/postgresql/base.py).
+# closed, and prepared statements for the hot paths (issuetracker/postgresql/base.py).
+# DATABASE_PREPARE=false where the connection goes through a pooler in transaction mode
+# that cannot keep prepared statements (PgBouncer before 1.21).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "issuetracker.postgresql"
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "prepare_threshold", 0 if env.bool("DATABASE_PREPARE", default=True) else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Reports are cached (tracker/reports.py): local memory by default, one cache per process;

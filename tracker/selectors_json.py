@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+
+from issuetracker.postgresql.base import prepared_cursor
 
 from .filters import ORDERINGS
 from .models import Issue, User
@@ -86,7 +87,7 @@ def issue_detail_json(*, issue_id: int) -> str | None:
     there is no such issue."""
     if not is_id(issue_id):
         return None
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT {ISSUE_DETAIL_SQL}::text FROM issues WHERE issues.id = %(id)s",
             {**_params(), "id": issue_id},

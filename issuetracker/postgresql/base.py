@@ -1,22 +1,56 @@
-"""Django's PostgreSQL backend with a health check that costs no round trip on a connection
-that is plainly alive.
+"""Django's PostgreSQL backend with two additions for the hot paths.
 
-With CONN_HEALTH_CHECKS, Django runs `SELECT 1` before the first query of every request on a
+A health check that costs no round trip on a connection that is plainly alive. With
+CONN_HEALTH_CHECKS, Django runs `SELECT 1` before the first query of every request on a
 kept connection: one round trip more for every request, a fifth of a hot write's. A
 connection the server has closed (restarted, or its backend terminated) has something to
 read while it is idle: the server's goodbye or the end of the stream. Only such a connection
 gets Django's `SELECT 1` (and is replaced when it fails it); an idle connection with nothing
 to read is usable as it is.
+
+Prepared statements for the few statements every request runs (`prepared_cursor()`).
+Django binds parameters on the client, so PostgreSQL parses and plans each statement anew;
+for the hot statements, which are short to run but join several tables, planning costs
+several times what running does (1 ms against 0.3 ms for a change's events and outboxes).
+A prepared cursor binds on the server and prepares each statement the first time a
+connection runs it (`prepare_threshold`, 0 by default in settings); PostgreSQL then plans
+its first runs for their values and, once a plan for any values costs no more, keeps that
+one. Every other query keeps Django's client-side binding and is never prepared.
 """
 
 from __future__ import annotations
 
 import select
+from typing import Any
 
-from django.db.backends.postgresql import base
+import psycopg
+from django.db.backends.postgresql import base, operations
+from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
+
+
+class PreparedCursor(psycopg.Cursor[Any]):
+    """Binds on the server, and sends every Python int as a bigint: psycopg otherwise picks
+    the smallest type that holds the value, and each mix of types would be a statement of
+    its own, planned anew."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.adapters.register_dumper(int, Int8Dumper)
+        self.adapters.register_dumper(int, Int8BinaryDumper)
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
+        # What a prepared cursor ran, with its values written in (query logging and tests
+        # that read queries; Django's own reads only what a client-side binding sent).
+        if isinstance(cursor, PreparedCursor):
+            return str(self.compose_sql(sql, params))
+        return super().last_executed_query(cursor, sql, params)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self) -> bool:
         if self.connection is None or self.connection.closed:
             return False
@@ -25,3 +59,25 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except (OSError, ValueError):
             return False
         return not readable or super().is_usable()
+
+    def prepared_cursor(self) -> Any:
+        """A cursor (Django's wrapper: errors, query logging) whose statements are bound on
+        the server and prepared. Use it only for statements whose text is fixed (one of a
+        few shapes), with `%s` or `%(name)s` placeholders and the casts the server needs
+        to type each parameter."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor: Any = PreparedCursor(self.connection)
+        self.validate_thread_sharing()
+        return self.make_debug_cursor(cursor) if self.queries_logged else self.make_cursor(cursor)
+
+
+def prepared_cursor() -> Any:
+    """The default database's prepared cursor (its plain cursor on any other backend)."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if isinstance(wrapper, DatabaseWrapper):
+        return wrapper.prepared_cursor()
+    return wrapper.cursor()

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from issuetracker.postgresql.base import prepared_cursor
 from tracker.errors import IssueNotFound
 from tracker.models import Comment, Issue, IssueEvent, User
 from tracker.rules import clean_comment_body, invalid, is_id
@@ -18,11 +19,12 @@ Kind = IssueEvent.Kind
 # and the write in one statement, written out (the ORM would build it anew for each request).
 INSERT_COMMENT_SQL = """
 WITH facts AS (
-    SELECT EXISTS (SELECT FROM issues WHERE id = %(issue_id)s) AS issue_found,
-        (SELECT name FROM users WHERE id = %(author_id)s) AS author_name
+    SELECT EXISTS (SELECT FROM issues WHERE id = %(issue_id)s::bigint) AS issue_found,
+        (SELECT name FROM users WHERE id = %(author_id)s::bigint) AS author_name
 ), inserted AS (
     INSERT INTO comments (body, issue_id, author_id, created_at)
-    SELECT %(body)s, %(issue_id)s, %(author_id)s, %(now)s FROM facts
+    SELECT %(body)s::text, %(issue_id)s::bigint, %(author_id)s::bigint, %(now)s::timestamptz
+    FROM facts
     WHERE issue_found AND author_name IS NOT NULL
     RETURNING id
 )
@@ -60,7 +62,7 @@ def comment_add(
     mentioned = mentioned_user_ids(body)
     now = timezone.now()
     with transaction.atomic():
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 INSERT_COMMENT_SQL,
                 {

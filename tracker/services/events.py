@@ -12,6 +12,7 @@ change or an import batch), never one per row.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,6 +20,7 @@ from typing import Any
 
 from django.db import connection
 
+from issuetracker.postgresql.base import prepared_cursor
 from tracker.imports import pg_copy
 from tracker.imports.pg_copy import NULL, escape
 from tracker.models import Issue, IssueEvent, User
@@ -124,18 +126,35 @@ _WRITE_EVENTS = """
     )"""
 
 
-_statements: dict[tuple[bool, tuple[str, ...]], str] = {}
+# A change of a few events (a request's) passes each event's values as parameters of their
+# own, in a statement prepared for that many (issuetracker/postgresql/base.py): its plan,
+# made for that many rows, is kept and reused. A batch (a bulk change) passes arrays, and its
+# statement is planned for each batch: a plan for a few rows would not suit ten thousand.
+PREPARED_MAX_EVENTS = 8
+_EVENT_COLUMNS = "AS ev(issue_id, event, version, details)"
+
+_statements: dict[tuple[bool, tuple[str, ...], int | None], str] = {}
 
 
-def _statement(outboxes: list[Outbox], *, write_events: bool) -> str:
+def _statement(outboxes: list[Outbox], *, write_events: bool, rows: int | None) -> str:
     """The one statement that writes the events (unless COPY did) and fills the outboxes;
-    built once for each set of outboxes."""
-    key = (write_events, tuple(outbox.name for outbox in outboxes))
+    built once for each set of outboxes and number of `rows` (None: arrays)."""
+    key = (write_events, tuple(outbox.name for outbox in outboxes), rows)
     if key not in _statements:
-        parts = [
-            "ev AS (SELECT * FROM unnest(%(issue_ids)s::bigint[], %(kinds)s::text[],"
-            " %(versions)s::int[], %(details)s::jsonb[]) AS ev(issue_id, event, version, details))"
-        ]
+        if rows is None:
+            source = (
+                "unnest(%(issue_ids)s::bigint[], %(kinds)s::text[], %(versions)s::int[],"
+                " %(details)s::jsonb[])"
+            )
+        else:
+            source = "(VALUES {})".format(
+                ", ".join(
+                    f"(%(issue_id_{n})s::bigint, %(kind_{n})s::text, %(version_{n})s::int,"
+                    f" %(details_{n})s::jsonb)"
+                    for n in range(rows)
+                )
+            )
+        parts = [f"ev AS (SELECT * FROM {source} {_EVENT_COLUMNS})"]
         if write_events:
             parts.append(_WRITE_EVENTS)
         parts += [f"outbox_{i} AS ({outbox.sql})" for i, outbox in enumerate(outboxes)]
@@ -146,7 +165,8 @@ def _statement(outboxes: list[Outbox], *, write_events: bool) -> str:
             )
             or "SELECT NULL, NULL WHERE false"
         )
-        _statements[key] = f"WITH {', '.join(parts)} {select}"
+        # Without the indentation: psycopg keeps the parsed form of statements up to 4 kB.
+        _statements[key] = re.sub(r"\n\s+", "\n", f"WITH {', '.join(parts)} {select}")
     return _statements[key]
 
 
@@ -155,16 +175,25 @@ def _fill_outboxes(change: Change, events: Sequence[Event], *, write_events: boo
     if not outboxes and not write_events:
         return
     params: dict[str, Any] = {
-        "issue_ids": [e.issue_id for e in events],
-        "kinds": [str(e.kind) for e in events],
-        "versions": [e.version for e in events],
-        "details": [json.dumps(e.details) for e in events],
         "actor_id": change.actor_id,
         "source": change.source,
         "at": change.at,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_statement(outboxes, write_events=write_events), params)
+    few = len(events) <= PREPARED_MAX_EVENTS
+    if few:
+        for n, e in enumerate(events):
+            params[f"issue_id_{n}"] = e.issue_id
+            params[f"kind_{n}"] = str(e.kind)
+            params[f"version_{n}"] = e.version
+            params[f"details_{n}"] = json.dumps(e.details)
+    else:
+        params["issue_ids"] = [e.issue_id for e in events]
+        params["kinds"] = [str(e.kind) for e in events]
+        params["versions"] = [e.version for e in events]
+        params["details"] = [json.dumps(e.details) for e in events]
+    statement = _statement(outboxes, write_events=write_events, rows=len(events) if few else None)
+    with prepared_cursor() if few else connection.cursor() as cursor:
+        cursor.execute(statement, params)
         rows = cursor.fetchall() if outboxes else []
     by_outbox: dict[int, list[dict[str, Any]]] = {}
     for index, row in rows:

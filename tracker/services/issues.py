@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.db.models import F, Model
 from django.utils import timezone
 
+from issuetracker.postgresql.base import prepared_cursor
 from tracker.errors import IssueNotFound, RuleViolation, VersionConflict
 from tracker.models import Issue, IssueEvent, IssueLabel, Label, User
 from tracker.rules import (
@@ -63,12 +64,13 @@ LOCK_ISSUE_SQL = (
 # assignee's name for the timeline: one statement for the check and the write. No row back
 # means no such assignee.
 INSERT_ISSUE_SQL = """
-WITH assignee AS (SELECT id, name FROM users WHERE id = %(assignee_id)s)
+WITH assignee AS (SELECT id, name FROM users WHERE id = %(assignee_id)s::bigint)
 INSERT INTO issues
     (title, description, status, assignee_id, priority, due_date, version, created_at,
      updated_at, resolved_at)
-SELECT %(title)s, %(description)s, %(status)s, %(assignee_id)s, %(priority)s, %(due_date)s, 1,
-    %(now)s, %(now)s, %(resolved_at)s
+SELECT %(title)s::text, %(description)s::text, %(status)s::text, %(assignee_id)s::bigint,
+    %(priority)s::text, %(due_date)s::date, 1, %(now)s::timestamptz, %(now)s::timestamptz,
+    %(resolved_at)s::timestamptz
 WHERE %(assignee_id)s::bigint IS NULL OR EXISTS (SELECT FROM assignee)
 RETURNING id, (SELECT name FROM assignee)
 """
@@ -90,7 +92,7 @@ def _lock_issue(issue_id: int) -> Issue:
     same query (the order of GET /issues/{id}). Call inside `transaction.atomic`."""
     row = None
     if is_id(issue_id):
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(LOCK_ISSUE_SQL, [issue_id])
             row = cursor.fetchone()
     if row is None:
@@ -118,7 +120,7 @@ def _bump(issue: Issue, now: datetime, **fields: Any) -> None:
     """Write `fields` (issue columns, named by the code) and the next version of a locked
     issue."""
     assignments = "".join(f", {ISSUE_COLUMNS[name]} = %s" for name in fields)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"UPDATE issues SET version = version + 1, updated_at = %s{assignments} WHERE id = %s",
             [now, *fields.values(), issue.pk],
@@ -164,7 +166,7 @@ def issue_create(
         resolved_at=resolved_at_for(status, now),
     )
     with transaction.atomic():
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 INSERT_ISSUE_SQL,
                 {
