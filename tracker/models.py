@@ -340,7 +340,15 @@ class IssueEvent(models.Model):
         db_table = "issue_events"
         ordering = ["created_at", "id"]
         indexes = [
-            models.Index(fields=["issue", "created_at", "id"], name="issue_events_issue_idx")
+            models.Index(fields=["issue", "created_at", "id"], name="issue_events_issue_idx"),
+            # Who created an issue (its creator is told of its changes): one entry per issue,
+            # however long its timeline.
+            models.Index(
+                fields=["issue"],
+                include=["actor"],
+                condition=models.Q(event="issue_created"),
+                name="issue_events_created_idx",
+            ),
         ]
 
     def __str__(self) -> str:
