@@ -52,7 +52,9 @@ def test_identifiers_and_paths_match_exactly_and_the_last_word_as_a_prefix(api):
     assert found(api, "crash valueerr") == [other]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_comment_added_or_an_imported_issue_is_found_at_once(api):
+    # On real transactions: a comment enters the search document when it commits.
     author = UserFactory.create(name="Ann")
     issue = create("Quiet issue")
     assert found(api, "flamingo") == []
