@@ -3,7 +3,8 @@ signed POST sent by a worker.
 
 The deliveries are written by an outbox of `events.record` (see `Outbox`), in the statement
 that writes the events: each holds the exact body to send, with the issue as it was right
-after that event, built by PostgreSQL in the change's transaction. One queued job per
+after that event, built by PostgreSQL in the change's transaction (the issue's part by a
+second statement, run only when a delivery was written). One queued job per
 change (or per bulk/import batch) per webhook sends them; all the jobs of a webhook share the
 lock `webhook-<id>`, which procrastinate runs one at a time in the order they were deferred,
 a job waiting for its retry included, so a receiver gets an issue's events in version order.
@@ -33,6 +34,7 @@ from django.db.models import F, Func, JSONField, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from issuetracker.postgresql.base import prepared_cursor
 from tracker.errors import DeliveryNotFound, WebhookNotFound
 from tracker.models import IssueEvent, Webhook, WebhookDelivery
 from tracker.rules import invalid
@@ -230,24 +232,22 @@ def delivery_redeliver(*, webhook_id: int, delivery_id: uuid.UUID | str) -> Webh
 
 
 def _outbox_sql() -> str:
-    # The issue's JSON as GET /issues/{id} shows it (without comments), in the server's
-    # time zone; `ev` and the change's parameters come from events.record.
-    tz = "'" + settings.TIME_ZONE.replace("'", "''") + "'"
-    issue = ISSUE_SQL.replace("%(tz)s", tz)
+    # Everything of the body but the issue, in the server's time zone; `ev` and the change's
+    # parameters come from events.record. The issue is added by _BODY_SQL, only when a
+    # delivery was written: every change runs this statement, and building the issue's JSON
+    # here would cost its planning to every change, webhooks or none.
+    tz = _quoted_time_zone()
     return f"""
         INSERT INTO webhook_deliveries (webhook_id, delivery_id, event, issue_id, version, body,
             status, attempts, error, response_snippet, log, created_at)
-        SELECT d.webhook_id, d.uid, d.event, d.issue_id, d.version,
-            json_build_object('event', d.event, 'delivery_id', d.uid, 'issue', d.issue,
-                'details', d.details, 'actor_id', %(actor_id)s::bigint,
+        SELECT d.webhook_id, gen_random_uuid(), d.event, d.issue_id, d.version,
+            json_build_object('details', d.details, 'actor_id', %(actor_id)s::bigint,
                 'source', %(source)s::text,
                 'timestamp', tracker_isoformat(%(at)s::timestamptz, {tz}))::text,
             'pending', 0, '', '', '[]'::jsonb, %(at)s::timestamptz
         FROM (
-            SELECT webhooks.id AS webhook_id, gen_random_uuid() AS uid, ev.event, ev.issue_id,
-                ev.version, ev.details, {issue} AS issue
+            SELECT webhooks.id AS webhook_id, ev.event, ev.issue_id, ev.version, ev.details
             FROM ev
-            JOIN issues ON issues.id = ev.issue_id
             JOIN webhooks ON webhooks.active
                 AND (cardinality(webhooks.events) = 0 OR ev.event = ANY(webhooks.events))
             ORDER BY webhooks.id, ev.issue_id, ev.version
@@ -257,7 +257,28 @@ def _outbox_sql() -> str:
     """
 
 
+def _body_sql() -> str:
+    # The body the receiver gets: the issue as GET /issues/{id} shows it (without comments)
+    # as the change left it (still the change's transaction, the issue still locked by it).
+    tz = _quoted_time_zone()
+    issue = ISSUE_SQL.replace("%(tz)s", tz)
+    return f"""
+        UPDATE webhook_deliveries AS d SET body = json_build_object(
+            'event', d.event, 'delivery_id', d.delivery_id, 'issue', {issue},
+            'details', d.body::json -> 'details', 'actor_id', d.body::json -> 'actor_id',
+            'source', d.body::json -> 'source', 'timestamp', d.body::json -> 'timestamp')::text
+        FROM issues
+        WHERE d.id = ANY(%(ids)s::bigint[]) AND issues.id = d.issue_id
+    """
+
+
+def _quoted_time_zone() -> str:
+    return "'" + str(settings.TIME_ZONE).replace("'", "''") + "'"
+
+
 def _deliveries_written(change: Change, rows: list[dict[str, Any]]) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute(_body_sql(), {"ids": sorted(row["id"] for row in rows)})
     by_webhook: dict[int, list[int]] = {}
     for row in rows:
         by_webhook.setdefault(row["webhook_id"], []).append(row["id"])
