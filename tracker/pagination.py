@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Field, Model, QuerySet
+from django.db.models import BooleanField, F, Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 
 DEFAULT_PER_PAGE = 100
@@ -21,7 +21,7 @@ MAX_PER_PAGE = 1000
 
 @dataclass(frozen=True)
 class KeysetPage:
-    items: list[Model]
+    items: list[Any]  # models, or dicts for a queryset read with values()
     next_cursor: str | None
     prev_cursor: str | None
 
@@ -109,6 +109,12 @@ def keyset_page(
         field = model._meta.get_field(order.lstrip("-"))
         key_sql, key_params, compared = f'"{table}"."{field.column}"', (), "%s"
     name = computed.name if computed is not None and order == computed.name else field.name
+    # The sort key of each row is read with it, whatever else the queryset loads (a list
+    # read as JSON loads only the id besides): the first and last rows' keys make the cursors.
+    key = name
+    if name == field.name and name != "id":
+        key = f"keyset_{name}"
+        queryset = queryset.annotate(**{key: F(name)})
     salt = _salt(model, order)
     position = _decode(salt, cursor, field) if cursor else None
     backwards = bool(position and position[0])
@@ -132,11 +138,12 @@ def keyset_page(
     if backwards:
         rows.reverse()
 
-    def cursor_at(row: Model, towards_start: bool) -> str:
-        value = getattr(row, name) if name != field.name else field.value_to_string(row)
-        if isinstance(value, date):
+    def cursor_at(row: Model | dict[str, Any], towards_start: bool) -> str:
+        # A row is a model, or a dict when the queryset was read with values().
+        value, pk = (row[key], row["id"]) if isinstance(row, dict) else (getattr(row, key), row.pk)
+        if isinstance(value, date):  # and datetime
             value = value.isoformat()
-        return _encode(salt, towards_start, value, row.pk)
+        return _encode(salt, towards_start, value, pk)
 
     if not rows:
         return KeysetPage([], None, None)

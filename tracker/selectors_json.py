@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from issuetracker.postgresql.base import prepared_cursor
 
-from .filters import ORDERINGS
 from .models import Issue, User
 from .rules import is_id
 
@@ -96,24 +95,25 @@ def issue_detail_json(*, issue_id: int) -> str | None:
     return row[0] if row else None
 
 
-def with_issue_json(queryset: QuerySet[Issue]) -> QuerySet[Issue]:
-    """`queryset` (already filtered) with each issue's JSON as `json`, reading only the
-    columns the keyset pagination sorts by besides it."""
+def with_issue_json(queryset: QuerySet[Issue]) -> QuerySet[Any]:
+    """`queryset` (already filtered) read as rows `{"id": ..., "json": ...}`, the issue's
+    JSON built by PostgreSQL: no model is built for a row (the keyset pagination adds the
+    key it sorts by to each row itself)."""
     sql, params = _positional(ISSUE_SQL)
     return (
         queryset.prefetch_related(None)
-        .only(*ORDERINGS)
         .annotate(json=RawSQL(f"{sql}::text", params, output_field=TextField()))
+        .values("id", "json")
     )
 
 
-def with_user_json(queryset: QuerySet[User]) -> QuerySet[User]:
+def with_user_json(queryset: QuerySet[User]) -> QuerySet[Any]:
     sql, params = _positional(USER_SQL)
-    return queryset.only("id").annotate(
-        json=RawSQL(f"{sql}::text", params, output_field=TextField())
+    return queryset.annotate(json=RawSQL(f"{sql}::text", params, output_field=TextField())).values(
+        "id", "json"
     )
 
 
-def json_array(rows: Iterable[Any]) -> str:
+def json_array(rows: Iterable[dict[str, Any]]) -> str:
     """The JSON array of rows read through with_issue_json or with_user_json."""
-    return "[" + ",".join(row.json for row in rows) + "]"
+    return "[" + ",".join(row["json"] for row in rows) + "]"

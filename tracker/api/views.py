@@ -131,6 +131,13 @@ class IssueListCreateView(TrackerView):
     def get_queryset(self):
         return selectors.issue_list()
 
+    def filter_queryset(self, queryset):
+        # A plain page of the list (no filter asked for): django-filter would build and
+        # validate a form of a dozen fields only to filter by none of them.
+        if IssueFilter.base_filters.keys().isdisjoint(self.request.query_params):
+            return queryset
+        return super().filter_queryset(queryset)
+
     @extend_schema(
         summary="List issues",
         description="A JSON array; the next and previous pages are in the `Link` header.",

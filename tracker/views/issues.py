@@ -73,7 +73,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         # Where each result matched, shown under its title.
         snippets = search.snippets((issue.pk for issue in page.items), q)
         for issue in page.items:
-            issue.snippet = snippets.get(issue.pk)  # type: ignore[attr-defined]
+            issue.snippet = snippets.get(issue.pk)
     except ValidationError as exc:
         errors = field_messages(exc)
     statuses = params.getlist("status")
