@@ -1,0 +1,108 @@
+"""The hot paths' statements as PostgreSQL sees them: prepared once per connection and
+planned once (issuetracker/postgresql/base.py), and a comment that does not hold its issue's
+row for its whole transaction (migration 0013)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from tracker import services
+
+from .factories import UserFactory
+
+
+def prepared() -> dict[str, tuple[int, int]]:
+    """This connection's prepared statements: text -> (generic plans, custom plans)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        return {statement: (generic, custom) for statement, generic, custom in cursor.fetchall()}
+
+
+def plans_of(fragment: str) -> tuple[int, int]:
+    found = [plans for statement, plans in prepared().items() if fragment in statement]
+    assert len(found) == 1, f"{len(found)} prepared statements contain {fragment!r}"
+    return found[0]
+
+
+@pytest.mark.django_db
+def test_a_change_writes_its_events_with_one_prepared_statement_planned_once(api):
+    user = UserFactory.create(name="Ann")
+    for n in range(8):
+        response = api.post("/issues", {"title": f"Issue {n}", "assignee_id": user.pk})
+        assert response.status_code == 201
+    generic, custom = plans_of("INSERT INTO issue_events")
+    # PostgreSQL plans the first five runs for their values, then keeps one plan: the
+    # statement's one row of parameters per event lets it see that plan is as good.
+    assert (generic, custom) == (3, 5)
+    assert sum(plans_of("INSERT INTO issues")) == 8
+
+
+@pytest.mark.django_db
+def test_every_mix_of_values_is_one_statement(api):
+    """ints are bound as bigints whatever their size, None as well as values: the count of
+    statements does not grow with the ids."""
+    small = UserFactory.create(name="Small")
+    issue = services.issue_create(title="First", assignee_id=small.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval('issues_id_seq', 3000000000)")
+    large = services.issue_create(title="Second", assignee_id=small.pk)
+    assert large.pk > 2**31 > issue.pk
+    for pk in (issue.pk, large.pk):
+        assert api.get(f"/issues/{pk}").status_code == 200
+    assert len([s for s in prepared() if "INSERT INTO issue_events" in s]) == 1
+    assert len([s for s in prepared() if "json_build_object" in s and "comments" in s]) == 1
+
+
+@pytest.mark.django_db
+def test_without_prepared_statements_the_hot_paths_work_the_same(api):
+    """DATABASE_PREPARE=false (a pooler that cannot keep prepared statements)."""
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None
+    user = UserFactory.create(name="Ann")
+    created = api.post("/issues", {"title": "Unprepared", "assignee_id": user.pk}).json()
+    patched = api.patch(f"/issues/{created['id']}", {"title": "Still", "version": 1})
+    assert patched.status_code == 200
+    comment = api.post(f"/issues/{created['id']}/comments", {"body": "Hi", "author_id": user.pk})
+    assert comment.status_code == 201
+    assert api.get(f"/issues/{created['id']}").json()["comments"][0]["body"] == "Hi"
+    assert prepared() == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_comment_does_not_hold_its_issue_until_its_transaction_ends():
+    author, other = UserFactory.create(name="Ann"), UserFactory.create(name="Bob")
+    issue = services.issue_create(title="Busy issue")
+    inserted, release = threading.Event(), threading.Event()
+
+    def slow_comment() -> None:
+        try:
+            with transaction.atomic():
+                services.comment_add(issue_id=issue.pk, body="slow flamingo", author_id=author.pk)
+                inserted.set()
+                release.wait(10)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=slow_comment)
+    thread.start()
+    try:
+        assert inserted.wait(10)
+        # The other comment's transaction is still open: this one neither waits for it
+        # (lock_timeout would raise) nor sees its text in the search document.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            services.comment_add(issue_id=issue.pk, body="quick zebra", author_id=other.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue.pk])
+            document = cursor.fetchone()[0]
+        assert "zebra" in document and "flamingo" not in document
+    finally:
+        release.set()
+        thread.join(10)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue.pk])
+        assert "flamingo" in cursor.fetchone()[0]
