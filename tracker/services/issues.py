@@ -186,9 +186,10 @@ def issue_create(
         issue.pk, assignee_name = row
         as_loaded(issue)
         labels_by_name = labels_get_or_create(label_names)
-        IssueLabel.objects.bulk_create(
-            IssueLabel(issue=issue, label=label) for label in labels_by_name.values()
-        )
+        if labels_by_name:
+            IssueLabel.objects.bulk_create(
+                IssueLabel(issue=issue, label=label) for label in labels_by_name.values()
+            )
         # In the order GET /issues/{id} gives (labels_get_or_create reads them by name).
         issue.label_names = [label.name for label in labels_by_name.values()]
         created = events.created_event(
