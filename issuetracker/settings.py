@@ -125,9 +125,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # that cannot keep prepared statements (PgBouncer before 1.21).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "issuetracker.postgresql"
-DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-    "prepare_threshold", 0 if env.bool("DATABASE_PREPARE", default=True) else None
-)
+    DATABASES["default"]["PREPARE"] = env.bool("DATABASE_PREPARE", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Reports are cached (tracker/reports.py): local memory by default, one cache per process;

@@ -13,15 +13,16 @@ Django binds parameters on the client, so PostgreSQL parses and plans each state
 for the hot statements, which are short to run but join several tables, planning costs
 several times what running does (1 ms against 0.3 ms for a change's events and outboxes).
 A prepared cursor binds on the server and prepares each statement the first time a
-connection runs it (`prepare_threshold`, 0 by default in settings); PostgreSQL then plans
-its first runs for their values and, once a plan for any values costs no more, keeps that
-one. Every other query keeps Django's client-side binding and is never prepared.
+connection runs it; PostgreSQL then plans its first runs for their values and, once a plan
+for any values costs no more, keeps that one. Every other query keeps Django's client-side
+binding and is never prepared. `DATABASES["default"]["PREPARE"]` (DATABASE_PREPARE) off:
+the prepared cursor is Django's own.
 """
 
 from __future__ import annotations
 
 import select
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from django.db.backends.postgresql import base, operations
@@ -29,14 +30,34 @@ from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
 
 
 class PreparedCursor(psycopg.Cursor[Any]):
-    """Binds on the server, and sends every Python int as a bigint: psycopg otherwise picks
-    the smallest type that holds the value, and each mix of types would be a statement of
-    its own, planned anew."""
+    """Binds on the server and prepares what it runs; sends every Python int as a bigint:
+    psycopg otherwise picks the smallest type that holds the value, and each mix of types
+    would be a statement of its own, planned anew."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adapters.register_dumper(int, Int8Dumper)
         self.adapters.register_dumper(int, Int8BinaryDumper)
+
+    def execute(
+        self,
+        query: Any,
+        params: Any = None,
+        *,
+        prepare: bool | None = None,
+        binary: bool | None = None,
+    ) -> Self:
+        # psycopg prepares only while its connection has a threshold. Django's connection
+        # has none, so its own queries are neither prepared nor counted (psycopg would keep
+        # each one's text, a bulk change's megabytes included); this cursor's statements
+        # run with 0, prepared the first time.
+        connection = self.connection
+        previous = connection.prepare_threshold
+        connection.prepare_threshold = 0
+        try:
+            return super().execute(query, params, prepare=prepare, binary=binary)
+        finally:
+            connection.prepare_threshold = previous
 
 
 class DatabaseOperations(operations.DatabaseOperations):
@@ -64,7 +85,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         """A cursor (Django's wrapper: errors, query logging) whose statements are bound on
         the server and prepared. Use it only for statements whose text is fixed (one of a
         few shapes), with `%s` or `%(name)s` placeholders and the casts the server needs
-        to type each parameter."""
+        to type each parameter. With DATABASE_PREPARE=false, Django's own cursor."""
+        if not self.settings_dict.get("PREPARE", True):
+            return self.cursor()
         self.close_if_health_check_failed()
         self.ensure_connection()
         with self.wrap_database_errors:

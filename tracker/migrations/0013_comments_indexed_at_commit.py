@@ -7,9 +7,9 @@ one's transaction (its timeline, notifications, webhooks and commit); people com
 once on one busy issue were served one at a time. A deferred constraint trigger takes the
 lock at commit, for the time the commit takes. Nobody else sees the difference: the comment
 and its issue's document still become visible together. Issue writers are not put in a
-different order by it either: a comment's insert holds a key-share lock on its issue (the
-foreign key) from the start, and every change to an issue first locks it FOR UPDATE, which
-waits for that.
+different order by it either: a comment's insert locks its issue FOR KEY SHARE from the start
+(services/comments.py), and every change to an issue first locks it FOR UPDATE, which waits
+for that.
 """
 
 from django.db import migrations

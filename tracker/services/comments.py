@@ -17,9 +17,16 @@ Kind = IssueEvent.Kind
 
 # Whether the issue and the author exist, and the comment inserted only if both do: the checks
 # and the write in one statement, written out (the ORM would build it anew for each request).
+# The issue is locked FOR KEY SHARE first: comments on it do not wait for each other, while a
+# change to the issue (which locks it FOR UPDATE) waits for the comment's commit, and vice
+# versa, before either makes anyone a watcher. Without it, a comment mentioning someone and
+# an assignment of that person could each hold what the other waits for (the foreign keys
+# are checked only at commit, and the search document is written at commit: migration 0013).
 INSERT_COMMENT_SQL = """
-WITH facts AS (
-    SELECT EXISTS (SELECT FROM issues WHERE id = %(issue_id)s::bigint) AS issue_found,
+WITH issue AS (
+    SELECT id FROM issues WHERE id = %(issue_id)s::bigint FOR KEY SHARE
+), facts AS (
+    SELECT EXISTS (SELECT FROM issue) AS issue_found,
         (SELECT name FROM users WHERE id = %(author_id)s::bigint) AS author_name
 ), inserted AS (
     INSERT INTO comments (body, issue_id, author_id, created_at)

@@ -684,7 +684,7 @@ def test_hot_writes_run_one_statement_for_their_checks_and_write_and_one_for_the
             f"/issues/{issue.pk}/comments", {"body": "c", "author_id": user.pk}, format="json"
         )
     assert response.status_code == 201
-    assert _statements(commented) == ["WITH facts AS", EVENTS]
+    assert _statements(commented) == ["WITH issue AS", EVENTS]
 
 
 @pytest.mark.parametrize("author_id", [999999, None, "other"])

@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 from tracker import services
 
 from .factories import UserFactory
+from .threads import returned, run_together
 
 
 def prepared() -> dict[str, tuple[int, int]]:
@@ -38,6 +39,9 @@ def test_a_change_writes_its_events_with_one_prepared_statement_planned_once(api
     # statement's one row of parameters per event lets it see that plan is as good.
     assert (generic, custom) == (3, 5)
     assert sum(plans_of("INSERT INTO issues")) == 8
+    # Django's own queries: never prepared (the connection keeps no threshold).
+    assert connection.connection.prepare_threshold is None
+    assert all("%s" not in statement and "$1" in statement for statement in prepared())
 
 
 @pytest.mark.django_db
@@ -59,8 +63,14 @@ def test_every_mix_of_values_is_one_statement(api):
 @pytest.mark.django_db
 def test_without_prepared_statements_the_hot_paths_work_the_same(api):
     """DATABASE_PREPARE=false (a pooler that cannot keep prepared statements)."""
-    connection.ensure_connection()
-    connection.connection.prepare_threshold = None
+    connection.settings_dict["PREPARE"] = False
+    try:
+        unprepared(api)
+    finally:
+        connection.settings_dict["PREPARE"] = True
+
+
+def unprepared(api) -> None:
     user = UserFactory.create(name="Ann")
     created = api.post("/issues", {"title": "Unprepared", "assignee_id": user.pk}).json()
     patched = api.patch(f"/issues/{created['id']}", {"title": "Still", "version": 1})
@@ -106,3 +116,66 @@ def test_a_comment_does_not_hold_its_issue_until_its_transaction_ends():
     with connection.cursor() as cursor:
         cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue.pk])
         assert "flamingo" in cursor.fetchone()[0]
+
+
+# Words that are their own stem, so each is found in the document as written.
+WORDS = ["alpaca", "bison", "camel", "dingo", "eland", "ferret", "ibex", "hyena"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_comments_committing_at_once_on_one_issue_all_enter_its_search_document():
+    authors = [UserFactory.create(name=f"Author {n}") for n in range(len(WORDS))]
+    issue = services.issue_create(title="Busy issue")
+
+    def comment(n: int) -> None:
+        services.comment_add(issue_id=issue.pk, body=f"a {WORDS[n]} here", author_id=authors[n].pk)
+
+    for _ in range(3):
+        returned(run_together(comment, n=len(WORDS)))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue.pk])
+        document = cursor.fetchone()[0]
+    assert [word for word in WORDS if word not in document] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_comment_and_an_assignment_of_the_person_it_mentions_do_not_deadlock():
+    """The comment makes the mentioned person a watcher; so does assigning them. The
+    comment locks its issue (key share) before that, so the assignment waits for it instead
+    of holding the issue while the comment waits for the issue at its commit."""
+    author, bob = UserFactory.create(name="Ann"), UserFactory.create(name="bob", username="bob")
+    issue = services.issue_create(title="Busy issue")
+    inserted, release = threading.Event(), threading.Event()
+    failures: list[Exception] = []
+
+    def comment() -> None:
+        try:
+            with transaction.atomic():
+                services.comment_add(issue_id=issue.pk, body="over to @bob", author_id=author.pk)
+                inserted.set()
+                release.wait(10)
+        except Exception as exc:  # asserted on below
+            failures.append(exc)
+        finally:
+            connections["default"].close()
+
+    def assign() -> None:
+        try:
+            services.issue_update(issue_id=issue.pk, version=1, assignee_id=bob.pk)
+        except Exception as exc:  # asserted on below
+            failures.append(exc)
+        finally:
+            connections["default"].close()
+
+    commenting = threading.Thread(target=comment)
+    commenting.start()
+    assert inserted.wait(10)
+    assigning = threading.Thread(target=assign)
+    assigning.start()
+    assigning.join(0.5)  # the assignment reaches its lock meanwhile
+    release.set()
+    commenting.join(20)
+    assigning.join(20)
+    assert failures == []
+    issue.refresh_from_db()
+    assert issue.assignee_id == bob.pk
