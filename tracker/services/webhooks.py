@@ -233,7 +233,7 @@ def delivery_redeliver(*, webhook_id: int, delivery_id: uuid.UUID | str) -> Webh
 
 def _outbox_sql() -> str:
     # Everything of the body but the issue, in the server's time zone; `ev` and the change's
-    # parameters come from events.record. The issue is added by _BODY_SQL, only when a
+    # parameters come from events.record. The issue is added by _body_sql(), only when a
     # delivery was written: every change runs this statement, and building the issue's JSON
     # here would cost its planning to every change, webhooks or none.
     tz = _quoted_time_zone()
