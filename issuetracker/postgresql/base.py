@@ -22,10 +22,12 @@ the prepared cursor is Django's own.
 from __future__ import annotations
 
 import select
+from collections.abc import Iterable
 from typing import Any, Self
 
 import psycopg
 from django.db.backends.postgresql import base, operations
+from django.db.models import QuerySet
 from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
 
 
@@ -96,11 +98,31 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return self.make_debug_cursor(cursor) if self.queries_logged else self.make_cursor(cursor)
 
 
-def prepared_cursor() -> Any:
-    """The default database's prepared cursor (its plain cursor on any other backend)."""
+def prepared_cursor(using: str | None = None) -> Any:
+    """The database's prepared cursor (its plain cursor on any other backend); the default
+    database unless `using` names another."""
     from django.db import DEFAULT_DB_ALIAS, connections
 
-    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper = connections[using or DEFAULT_DB_ALIAS]
     if isinstance(wrapper, DatabaseWrapper):
         return wrapper.prepared_cursor()
     return wrapper.cursor()
+
+
+def prepared_values(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
+    """`list(queryset)` of a `values()` queryset, run on a prepared cursor: the rows as the
+    queryset gives them (dicts in its column order). Use it for a queryset whose SQL is one
+    of a few fixed texts whatever the request (no filter that varies in shape) and for
+    which one plan suits any value of its parameters: PostgreSQL may keep a generic plan."""
+    query = queryset.query
+    compiler = query.get_compiler(queryset.db)
+    sql, params = compiler.as_sql()
+    with prepared_cursor(queryset.db) as cursor:
+        cursor.execute(sql, params)
+        rows: Iterable[Any] = cursor.fetchall()
+    # As Django's ValuesIterable converts and names the columns.
+    converters = compiler.get_converters([column for column, _, _ in compiler.select])
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -78,7 +78,53 @@ def unprepared(api) -> None:
     comment = api.post(f"/issues/{created['id']}/comments", {"body": "Hi", "author_id": user.pk})
     assert comment.status_code == 201
     assert api.get(f"/issues/{created['id']}").json()["comments"][0]["body"] == "Hi"
+    assert api.get("/issues").json()[0]["title"] == "Still"
     assert prepared() == {}
+
+
+def pages(api, path: str) -> list[list[dict]]:
+    """Every page of a list, following its Link header."""
+    found = []
+    while path:
+        response = api.get(path)
+        assert response.status_code == 200
+        found.append(response.json())
+        nexts = [link for link in response["Link"].split(", ") if link.endswith('rel="next"')]
+        path = nexts[0][1 : nexts[0].index(">")] if nexts else ""
+    return found
+
+
+@pytest.mark.django_db
+def test_a_plain_list_runs_prepared_and_a_filtered_one_is_planned_for_its_values(api):
+    user = UserFactory.create(name="Ann")
+    for n in range(7):
+        services.issue_create(title=f"Issue {n}", assignee_id=user.pk if n % 2 else None)
+    orders = ["id", "-id", "-created_at", "title", "priority", "due_date"]
+    read = {order: pages(api, f"/issues?per_page=3&ordering={order}") for order in orders}
+    assert [len(page) for page in read["id"]] == [3, 3, 1]
+    # One statement for each order and position (first page, or after a cursor), prepared
+    # once: its later runs (every page after the second) reuse it.
+    lists = {s: plans for s, plans in prepared().items() if 'FROM "issues"' in s}
+    assert len(lists) == 2 * len(orders)
+    assert sum(sum(plans) for plans in lists.values()) == 3 * len(orders)
+    users = pages(api, "/users?per_page=1")
+    assert [user["name"] for [user] in users] == ["Ann"]
+
+    filtered = pages(api, f"/issues?per_page=3&assignee_id={user.pk}")
+    assert [issue["title"] for page in filtered for issue in page] == [
+        "Issue 1",
+        "Issue 3",
+        "Issue 5",
+    ]
+    assert len([s for s in prepared() if 'FROM "issues"' in s]) == len(lists)
+
+    # The same pages as Django's own cursor reads them.
+    connection.settings_dict["PREPARE"] = False
+    try:
+        for order in orders:
+            assert pages(api, f"/issues?per_page=3&ordering={order}") == read[order]
+    finally:
+        connection.settings_dict["PREPARE"] = True
 
 
 @pytest.mark.django_db(transaction=True)
@@ -179,3 +225,4 @@ def test_a_comment_and_an_assignment_of_the_person_it_mentions_do_not_deadlock()
     assert failures == []
     issue.refresh_from_db()
     assert issue.assignee_id == bob.pk
+
