@@ -28,36 +28,13 @@ from typing import Any, Self
 import psycopg
 from django.db.backends.postgresql import base, operations
 from django.db.models import QuerySet
-from psycopg._queries import PostgresQuery, _query2pg
 from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
-
-
-class _FixedQuery(PostgresQuery):
-    """A prepared cursor's statement, read once. psycopg keeps what it finds in a
-    statement's text (where its placeholders are) only up to 4 kB, as an ORM's long
-    statements seldom repeat; a prepared cursor runs a fixed few, some longer (a comment's
-    insert with its event and outboxes), and reading one again would cost about what its
-    round trip does."""
-
-    __slots__ = ()
-
-    def convert(self, query: Any, vars: Any) -> None:
-        if vars is None or not isinstance(query, str):
-            super().convert(query, vars)
-            return
-        encoding = self._tx.encoding
-        self.query, self._want_formats, self._order, self._parts = _query2pg(
-            query.encode(encoding), encoding
-        )
-        self.dump(vars)
 
 
 class PreparedCursor(psycopg.Cursor[Any]):
     """Binds on the server and prepares what it runs; sends every Python int as a bigint:
     psycopg otherwise picks the smallest type that holds the value, and each mix of types
     would be a statement of its own, planned anew."""
-
-    _query_cls = _FixedQuery
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from issuetracker.postgresql.base import prepared_cursor
 from tracker.errors import IssueNotFound
 from tracker.models import Comment, Issue, IssueEvent, User
 from tracker.rules import clean_comment_body, invalid, is_id
@@ -14,25 +15,27 @@ from .watchers import mentioned_user_ids, with_mentions
 Source = IssueEvent.Source
 Kind = IssueEvent.Kind
 
-# The comment, written in the statement that writes its event (events.Lead): whether the
-# issue and the author exist, and the comment inserted only if both do. The issue is locked
-# FOR KEY SHARE first: comments on it do not wait for each other, while a change to the issue
-# (which locks it FOR UPDATE) waits for the comment's commit, and vice versa, before either
-# makes anyone a watcher. Without it, a comment mentioning someone and an assignment of that
-# person could each hold what the other waits for (the foreign keys are checked only at
-# commit, and the search document is written at commit: migration 0013).
-COMMENT_LEAD_SQL = """
-issue AS (SELECT id FROM issues WHERE id = %(c_issue)s::bigint FOR KEY SHARE),
-author AS (SELECT name FROM users WHERE id = %(c_author)s::bigint),
-inserted AS (
+# Whether the issue and the author exist, and the comment inserted only if both do: the checks
+# and the write in one statement, written out (the ORM would build it anew for each request).
+# The issue is locked FOR KEY SHARE first: comments on it do not wait for each other, while a
+# change to the issue (which locks it FOR UPDATE) waits for the comment's commit, and vice
+# versa, before either makes anyone a watcher. Without it, a comment mentioning someone and
+# an assignment of that person could each hold what the other waits for (the foreign keys
+# are checked only at commit, and the search document is written at commit: migration 0013).
+INSERT_COMMENT_SQL = """
+WITH issue AS (
+    SELECT id FROM issues WHERE id = %(issue_id)s::bigint FOR KEY SHARE
+), facts AS (
+    SELECT EXISTS (SELECT FROM issue) AS issue_found,
+        (SELECT name FROM users WHERE id = %(author_id)s::bigint) AS author_name
+), inserted AS (
     INSERT INTO comments (body, issue_id, author_id, created_at)
-    SELECT %(c_body)s::text, issue.id, %(c_author)s::bigint, %(at)s FROM issue, author
+    SELECT %(body)s::text, %(issue_id)s::bigint, %(author_id)s::bigint, %(now)s::timestamptz
+    FROM facts
+    WHERE issue_found AND author_name IS NOT NULL
     RETURNING id
-), lead AS (
-    SELECT (SELECT id FROM issue) AS issue_id, c.id IS NOT NULL AS written,
-        jsonb_build_object('comment_id', c.id, 'author_name', a.name) AS details
-    FROM (VALUES (1)) AS one LEFT JOIN author a ON true LEFT JOIN inserted c ON true
 )
+SELECT facts.issue_found, facts.author_name, inserted.id FROM facts LEFT JOIN inserted ON true
 """
 
 
@@ -65,35 +68,40 @@ def comment_add(
         author_id = actor.pk
     mentioned = mentioned_user_ids(body)
     now = timezone.now()
-    if author_id is not None and not is_id(author_id):
-        author_id = None
-    author = User(pk=author_id)
-    details = with_mentions({"author_id": author_id, "body": body}, mentioned)
     with transaction.atomic():
-        written = events.record(
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                INSERT_COMMENT_SQL,
+                {
+                    "issue_id": issue_id,
+                    "author_id": author_id if author_id and is_id(author_id) else None,
+                    "body": body,
+                    "now": now,
+                },
+            )
+            issue_found, author_name, comment_id = cursor.fetchone()
+        if not issue_found:
+            raise IssueNotFound()
+        if author_name is None:
+            raise invalid("author_id", "Invalid author_id", "invalid_author")
+        author = as_loaded(User(pk=author_id, name=author_name))
+        comment = as_loaded(
+            Comment(pk=comment_id, issue_id=issue_id, author=author, body=body, created_at=now)
+        )
+        details = with_mentions(
+            {
+                "comment_id": comment.pk,
+                "author_id": author.pk,
+                "author_name": author.name,
+                "body": body,
+            },
+            mentioned,
+        )
+        events.record(
             events.Change(actor or author, source, now),
             [events.Event(issue_id, Kind.COMMENT_ADDED, None, details)],
-            lead=events.Lead(
-                "comment",
-                COMMENT_LEAD_SQL,
-                {"c_issue": issue_id, "c_author": author_id, "c_body": body},
-            ),
         )
-        assert written is not None
-        if written["issue_id"] is None:
-            raise IssueNotFound()
-        if written["details"]["author_name"] is None:
-            raise invalid("author_id", "Invalid author_id", "invalid_author")
-    author.name = details["author_name"]
-    return as_loaded(
-        Comment(
-            pk=details["comment_id"],
-            issue_id=issue_id,
-            author=as_loaded(author),
-            body=body,
-            created_at=now,
-        )
-    )
+    return comment
 
 
 def comment_add_setting_status(

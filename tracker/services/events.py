@@ -89,28 +89,6 @@ class Outbox:
 _outboxes: dict[str, Outbox] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Lead:
-    """The change's own write, made by the statement that writes its events: one round
-    trip for both (a comment's insert).
-
-    `sql` defines common table expressions, the last named `lead`, which returns one row:
-    `written` (whether the change was made; its events are written only then), `details`
-    (a jsonb object added to each event's details: what only the write knows, such as the
-    new row's id) and whatever else the caller wants back. It may use record()'s `%(at)s`,
-    `%(actor_id)s` and `%(source)s`; its own `params` take other names. Each `name` is one
-    statement text (they are kept by name).
-
-    The outboxes run in the same statement, so they see the database as it was before it
-    (one snapshot): a lead suits a write that no outbox reads (a comment's row), not one
-    they do (a new issue, which the notifications outbox joins for its assignee).
-    """
-
-    name: str
-    sql: str
-    params: dict[str, Any]
-
-
 def add_outbox(outbox: Outbox) -> Outbox:
     """Register `outbox` (replacing one of the same name); returns it."""
     _outboxes[outbox.name] = outbox
@@ -121,39 +99,24 @@ def remove_outbox(name: str) -> None:
     _outboxes.pop(name, None)
 
 
-def record(
-    change: Change, events: Sequence[Event], *, bulk: bool = False, lead: Lead | None = None
-) -> dict[str, Any] | None:
+def record(change: Change, events: Sequence[Event], *, bulk: bool = False) -> None:
     """Write `events`, fill the outboxes and call the hooks. Call inside
     `transaction.atomic`, in the transaction of the change the events describe.
 
     `bulk`: write with COPY (an import's batch of thousands); the outboxes then take one
     statement of their own for the batch.
-
-    `lead`: the change's own write, made first in the same statement; returns its row (the
-    events, their outboxes and hooks only if it was `written`, their details completed
-    with its `details`).
     """
     if not events:
-        return None
+        return
     if not connection.in_atomic_block:
         raise RuntimeError("events.record() must run inside the change's transaction")
     if bulk:
-        if lead is not None:
-            raise ValueError("a bulk change writes its own rows first")
         _copy(change, events)
         _fill_outboxes(change, events, write_events=False)
-        led = None
     else:
-        led = _fill_outboxes(change, events, write_events=True, lead=lead)
-        if led is not None:
-            if not led["written"]:
-                return led
-            for e in events:
-                e.details.update(led["details"])
+        _fill_outboxes(change, events, write_events=True)
     for hook in _hooks:
         hook(change, events)
-    return led
 
 
 _WRITE_EVENTS = """
@@ -170,21 +133,13 @@ _WRITE_EVENTS = """
 PREPARED_MAX_EVENTS = 8
 _EVENT_COLUMNS = "AS ev(issue_id, event, version, details)"
 
-_statements: dict[tuple[bool, tuple[str, ...], int | None, str | None], str] = {}
+_statements: dict[tuple[bool, tuple[str, ...], int | None], str] = {}
 
 
-def _statement(
-    outboxes: list[Outbox], *, write_events: bool, rows: int | None, lead: Lead | None
-) -> str:
-    """The one statement that makes the `lead` write (if any), writes the events (unless
-    COPY did) and fills the outboxes; built once for each lead, set of outboxes and number
-    of `rows` (None: arrays)."""
-    key = (
-        write_events,
-        tuple(outbox.name for outbox in outboxes),
-        rows,
-        lead.name if lead else None,
-    )
+def _statement(outboxes: list[Outbox], *, write_events: bool, rows: int | None) -> str:
+    """The one statement that writes the events (unless COPY did) and fills the outboxes;
+    built once for each set of outboxes and number of `rows` (None: arrays)."""
+    key = (write_events, tuple(outbox.name for outbox in outboxes), rows)
     if key not in _statements:
         if rows is None:
             source = (
@@ -199,38 +154,27 @@ def _statement(
                     for n in range(rows)
                 )
             )
-        if lead is None:
-            parts = [f"ev AS (SELECT * FROM {source} {_EVENT_COLUMNS})"]
-        else:
-            parts = [
-                lead.sql.strip(),
-                "ev AS (SELECT ev.issue_id, ev.event, ev.version,"
-                f" ev.details || lead.details AS details FROM {source} {_EVENT_COLUMNS}, lead"
-                " WHERE lead.written)",
-            ]
+        parts = [f"ev AS (SELECT * FROM {source} {_EVENT_COLUMNS})"]
         if write_events:
             parts.append(_WRITE_EVENTS)
         parts += [f"outbox_{i} AS ({outbox.sql})" for i, outbox in enumerate(outboxes)]
-        selects = [] if lead is None else ["SELECT -1, row_to_json(lead)::text FROM lead"]
-        selects += [
-            f"SELECT {i}, row_to_json(outbox_{i})::text FROM outbox_{i}"
-            for i in range(len(outboxes))
-        ]
-        select = " UNION ALL ".join(selects) or "SELECT NULL, NULL WHERE false"
-        # Without the indentation: less to send, and Django's cursor (a bulk change's)
-        # keeps what psycopg finds in a statement only up to 4 kB.
+        select = (
+            " UNION ALL ".join(
+                f"SELECT {i}, row_to_json(outbox_{i})::text FROM outbox_{i}"
+                for i in range(len(outboxes))
+            )
+            or "SELECT NULL, NULL WHERE false"
+        )
+        # Without the indentation: psycopg keeps the parsed form of statements up to 4 kB.
         _statements[key] = re.sub(r"\n\s+", "\n", f"WITH {', '.join(parts)} {select}")
     return _statements[key]
 
 
-def _fill_outboxes(
-    change: Change, events: Sequence[Event], *, write_events: bool, lead: Lead | None = None
-) -> dict[str, Any] | None:
+def _fill_outboxes(change: Change, events: Sequence[Event], *, write_events: bool) -> None:
     outboxes = list(_outboxes.values())
     if not outboxes and not write_events:
-        return None
+        return
     params: dict[str, Any] = {
-        **(lead.params if lead is not None else {}),
         "actor_id": change.actor_id,
         "source": change.source,
         "at": change.at,
@@ -247,19 +191,15 @@ def _fill_outboxes(
         params["kinds"] = [str(e.kind) for e in events]
         params["versions"] = [e.version for e in events]
         params["details"] = [json.dumps(e.details) for e in events]
-    statement = _statement(
-        outboxes, write_events=write_events, rows=len(events) if few else None, lead=lead
-    )
+    statement = _statement(outboxes, write_events=write_events, rows=len(events) if few else None)
     with prepared_cursor() if few else connection.cursor() as cursor:
         cursor.execute(statement, params)
-        rows = cursor.fetchall() if outboxes or lead is not None else []
+        rows = cursor.fetchall() if outboxes else []
     by_outbox: dict[int, list[dict[str, Any]]] = {}
     for index, row in rows:
         by_outbox.setdefault(index, []).append(json.loads(row))
-    led = by_outbox.pop(-1, [None])[0]
     for index, found in sorted(by_outbox.items()):
         outboxes[index].after(change, found)
-    return led
 
 
 def _copy(change: Change, events: Sequence[Event]) -> None:

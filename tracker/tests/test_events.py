@@ -195,36 +195,3 @@ def test_after_is_not_called_when_the_outbox_wrote_nothing():
         events.remove_outbox("nothing")
     assert calls == []
     assert IssueEvent.objects.count() == 1
-
-
-def test_a_comment_is_written_with_its_event_in_one_statement_and_only_if_it_can_be(hook):
-    """A comment leads its event's statement (events.Lead): the event's details gain what
-    only the insert knows, and a comment refused writes neither it nor an event."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from tracker.errors import IssueNotFound
-    from tracker.models import Comment
-
-    alice = UserFactory.create(name="Alice")
-    issue = services.issue_create(title="Crash")
-    hook.calls.clear()
-    with CaptureQueriesContext(connection) as queries:
-        comment = services.comment_add(issue_id=issue.pk, body="Seen it", author_id=alice.pk)
-    assert [q for q in queries.captured_queries if "INSERT INTO comments" in q["sql"]] == [
-        q for q in queries.captured_queries if "INSERT INTO issue_events" in q["sql"]
-    ]
-    [(_, [recorded], _)] = hook.calls
-    stored = IssueEvent.objects.get(event="comment_added")
-    assert recorded.details == stored.details
-    assert stored.details["comment_id"] == comment.pk
-    assert stored.details["author_name"] == "Alice" == comment.author.name
-
-    hook.calls.clear()
-    with pytest.raises(IssueNotFound):
-        services.comment_add(issue_id=issue.pk + 1000, body="Lost", author_id=alice.pk)
-    with pytest.raises(Exception, match="Invalid author_id"):
-        services.comment_add(issue_id=issue.pk, body="Lost", author_id=alice.pk + 1000)
-    assert hook.calls == []
-    assert Comment.objects.count() == 1
-    assert IssueEvent.objects.filter(event="comment_added").count() == 1

@@ -226,35 +226,3 @@ def test_a_comment_and_an_assignment_of_the_person_it_mentions_do_not_deadlock()
     issue.refresh_from_db()
     assert issue.assignee_id == bob.pk
 
-
-@pytest.mark.django_db
-def test_a_prepared_statement_is_read_once_whatever_its_length(api, monkeypatch):
-    """psycopg keeps what it finds in a statement's text (its placeholders) only up to
-    4 kB; a prepared cursor's statements, a comment's among them (over 4 kB with its event
-    and outboxes), are read once (issuetracker/postgresql/base.py)."""
-    from psycopg import _queries
-
-    read_again = []
-    uncached = _queries._query2pg_nocache
-
-    def reading(query: bytes, encoding: str):
-        read_again.append(len(query))
-        return uncached(query, encoding)
-
-    monkeypatch.setattr(_queries, "_query2pg_nocache", reading)
-    user = UserFactory.create(name="Ann")
-    issue = api.post("/issues", {"title": "Long statements", "assignee_id": user.pk}).json()
-    for n in range(3):
-        response = api.post(f"/issues/{issue['id']}/comments", {"body": f"Comment {n}"})
-        assert response.status_code == 400  # no author: nothing written, still prepared
-        response = api.post(
-            f"/issues/{issue['id']}/comments", {"body": f"Comment {n}", "author_id": user.pk}
-        )
-        assert response.status_code == 201
-    assert read_again == []
-    from tracker.services import comments, events
-
-    outboxes = list(events._outboxes.values())
-    lead = events.Lead("comment", comments.COMMENT_LEAD_SQL, {})
-    statement = events._statement(outboxes, write_events=True, rows=1, lead=lead)
-    assert len(statement.encode()) > _queries.MAX_CACHED_STATEMENT_LENGTH
