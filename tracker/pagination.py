@@ -14,6 +14,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, F, Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.query import ValuesIterable
 
 from issuetracker.postgresql.base import prepared_values
 
@@ -117,11 +118,16 @@ def keyset_page(
     if name == field.name and name != "id":
         key = f"keyset_{name}"
         queryset = queryset.annotate(**{key: F(name)})
-    # A page of a whole table read as values (the API's plain lists, in JSON) has one SQL
-    # text for each order, page size and direction, and an index scan in the order suits
-    # any position: it runs prepared. A filtered one is planned for its values each time
-    # (a search's plan depends on how common its words are).
-    plain = not queryset.query.where and queryset.query.values_select != ()
+    # A page of the default size of a whole table read as values (the API's plain lists, in
+    # JSON) has one SQL text for each order and direction, and an index scan in the order
+    # suits any position: it runs prepared (a few dozen statements in all, within psycopg's
+    # hundred per connection). A filtered one is planned for its values each time (a
+    # search's plan depends on how common its words are), as is a page of another size.
+    plain = (
+        queryset._iterable_class is ValuesIterable
+        and not queryset.query.where
+        and per_page == DEFAULT_PER_PAGE
+    )
     salt = _salt(model, order)
     position = _decode(salt, cursor, field) if cursor else None
     backwards = bool(position and position[0])

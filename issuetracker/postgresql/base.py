@@ -22,7 +22,6 @@ the prepared cursor is Django's own.
 from __future__ import annotations
 
 import select
-from collections.abc import Iterable
 from typing import Any, Self
 
 import psycopg
@@ -110,19 +109,21 @@ def prepared_cursor(using: str | None = None) -> Any:
 
 
 def prepared_values(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
-    """`list(queryset)` of a `values()` queryset, run on a prepared cursor: the rows as the
-    queryset gives them (dicts in its column order). Use it for a queryset whose SQL is one
-    of a few fixed texts whatever the request (no filter that varies in shape) and for
-    which one plan suits any value of its parameters: PostgreSQL may keep a generic plan."""
+    """`list(queryset)` of a `values()` queryset, run on a prepared cursor: the rows as
+    Django's ValuesIterable gives them (named, converted). Use it for a queryset whose SQL
+    is one of a few fixed texts whatever the request (no filter that varies in shape, one
+    page size) and for which one plan suits any value of its parameters: PostgreSQL may
+    keep a generic plan."""
     query = queryset.query
     compiler = query.get_compiler(queryset.db)
     sql, params = compiler.as_sql()
     with prepared_cursor(queryset.db) as cursor:
         cursor.execute(sql, params)
-        rows: Iterable[Any] = cursor.fetchall()
-    # As Django's ValuesIterable converts and names the columns.
-    converters = compiler.get_converters([column for column, _, _ in compiler.select])
-    if converters:
-        rows = compiler.apply_converters(rows, converters)
-    names = [*query.extra_select, *query.values_select, *query.annotation_select]
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        rows = cursor.fetchall()
+    if compiler.has_extra_select:  # columns the ordering needs, not the caller
+        rows = [row[: compiler.col_count] for row in rows]
+    if query.selected:
+        names = list(query.selected)
+    else:
+        names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    return [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]

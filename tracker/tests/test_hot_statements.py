@@ -5,11 +5,14 @@ row for its whole transaction (migration 0013)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.db import connection, connections, transaction
+from django.db.models import F
 
-from tracker import services
+from tracker import pagination, services
+from tracker.models import Notification
 
 from .factories import UserFactory
 from .threads import returned, run_together
@@ -82,68 +85,115 @@ def unprepared(api) -> None:
     assert prepared() == {}
 
 
-def pages(api, path: str) -> list[list[dict]]:
-    """Every page of a list, following its Link header."""
+def pages(api, path: str, rel: str = "next") -> tuple[list[list[dict]], str]:
+    """Every page of a list from `path` on, following its Link header's `rel`; and the
+    address of the last page read."""
     found = []
-    while path:
+    while True:
         response = api.get(path)
         assert response.status_code == 200
         found.append(response.json())
-        nexts = [link for link in response["Link"].split(", ") if link.endswith('rel="next"')]
-        path = nexts[0][1 : nexts[0].index(">")] if nexts else ""
-    return found
+        links = [link for link in response["Link"].split(", ") if link.endswith(f'rel="{rel}"')]
+        if not links:
+            return found, path
+        path = links[0][1 : links[0].index(">")]
 
 
 @pytest.mark.django_db
-def test_a_plain_list_runs_prepared_and_a_filtered_one_is_planned_for_its_values(api):
+def test_a_plain_list_runs_prepared_and_a_filtered_one_is_planned_for_its_values(api, monkeypatch):
+    monkeypatch.setattr(pagination, "DEFAULT_PER_PAGE", 3)
     user = UserFactory.create(name="Ann")
     for n in range(7):
-        services.issue_create(title=f"Issue {n}", assignee_id=user.pk if n % 2 else None)
-    orders = ["id", "-id", "-created_at", "title", "priority", "due_date"]
-    read = {order: pages(api, f"/issues?per_page=3&ordering={order}") for order in orders}
+        services.issue_create(
+            title=f"Issue {n % 4}",
+            assignee_id=user.pk if n % 2 else None,
+            priority=["none", "high", "low"][n % 3],
+            due_date=f"2027-01-0{n % 3 + 1}" if n % 2 else None,
+        )
+    orders = ["id", "-id", "-created_at", "title", "priority", "-priority", "due_date"]
+    read = {}
+    for order in orders:
+        read[order], last = pages(api, f"/issues?ordering={order}")
+        # Back from the last page, the same pages.
+        assert pages(api, last, rel="prev")[0] == read[order][::-1]
     assert [len(page) for page in read["id"]] == [3, 3, 1]
-    # One statement for each order and position (first page, or after a cursor), prepared
-    # once: its later runs (every page after the second) reuse it.
+    # Every page read ran a prepared statement: one for each order and position (the first
+    # page, after a cursor, before one; `-id` before a cursor is `id` after one).
     lists = {s: plans for s, plans in prepared().items() if 'FROM "issues"' in s}
-    assert len(lists) == 2 * len(orders)
-    assert sum(sum(plans) for plans in lists.values()) == 3 * len(orders)
-    users = pages(api, "/users?per_page=1")
-    assert [user["name"] for [user] in users] == ["Ann"]
+    assert len(lists) == 3 * len(orders) - 2
+    assert sum(sum(plans) for plans in lists.values()) == 2 * 3 * len(orders)
+    [[ann]], _ = pages(api, "/users")
+    assert ann["name"] == "Ann"
 
-    filtered = pages(api, f"/issues?per_page=3&assignee_id={user.pk}")
+    # Filtered, or of another page size: planned for their values, not prepared.
+    filtered, _ = pages(api, f"/issues?assignee_id={user.pk}")
     assert [issue["title"] for page in filtered for issue in page] == [
         "Issue 1",
         "Issue 3",
-        "Issue 5",
+        "Issue 1",
     ]
+    assert [len(page) for page in pages(api, "/issues?per_page=2")[0]] == [2, 2, 2, 1]
     assert len([s for s in prepared() if 'FROM "issues"' in s]) == len(lists)
 
     # The same pages as Django's own cursor reads them.
     connection.settings_dict["PREPARE"] = False
     try:
         for order in orders:
-            assert pages(api, f"/issues?per_page=3&ordering={order}") == read[order]
+            assert pages(api, f"/issues?ordering={order}")[0] == read[order]
     finally:
         connection.settings_dict["PREPARE"] = True
+
+
+@pytest.mark.django_db
+def test_prepared_values_reads_what_django_reads():
+    """Named and converted as Django's values() (an integer sort key, a date, a timestamp)."""
+    from issuetracker.postgresql.base import prepared_values
+    from tracker.filters import COMPUTED_ORDERINGS
+    from tracker.models import Issue
+
+    services.issue_create(title="Due", due_date="2027-01-02", priority="high")
+    services.issue_create(title="Not due")
+    for computed in COMPUTED_ORDERINGS.values():
+        queryset = (
+            Issue.objects.annotate(**{computed.name: computed.expression()})
+            .values("title", computed.name, "created_at")
+            .order_by(computed.name, "id")
+        )
+        assert prepared_values(queryset) == list(queryset)
+    reordered = Issue.objects.annotate(when=F("due_date")).values("when", "id").order_by("id")
+    assert prepared_values(reordered) == list(reordered)
+    assert list(prepared_values(reordered)[0]) == ["when", "id"]
+
+
+Held = tuple[threading.Thread, threading.Event, threading.Event]
+
+
+def held_open(work: Callable[[], object]) -> Held:
+    """A started thread that runs `work` in a transaction and keeps it open: `done` is set
+    once `work` ran, and the transaction commits when `release` is set."""
+    done, release = threading.Event(), threading.Event()
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                work()
+                done.set()
+                release.wait(10)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done, release
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_comment_does_not_hold_its_issue_until_its_transaction_ends():
     author, other = UserFactory.create(name="Ann"), UserFactory.create(name="Bob")
     issue = services.issue_create(title="Busy issue")
-    inserted, release = threading.Event(), threading.Event()
-
-    def slow_comment() -> None:
-        try:
-            with transaction.atomic():
-                services.comment_add(issue_id=issue.pk, body="slow flamingo", author_id=author.pk)
-                inserted.set()
-                release.wait(10)
-        finally:
-            connections["default"].close()
-
-    thread = threading.Thread(target=slow_comment)
-    thread.start()
+    thread, inserted, release = held_open(
+        lambda: services.comment_add(issue_id=issue.pk, body="slow flamingo", author_id=author.pk)
+    )
     try:
         assert inserted.wait(10)
         # The other comment's transaction is still open: this one neither waits for it
@@ -226,3 +276,34 @@ def test_a_comment_and_an_assignment_of_the_person_it_mentions_do_not_deadlock()
     issue.refresh_from_db()
     assert issue.assignee_id == bob.pk
 
+
+@pytest.mark.django_db(transaction=True)
+def test_a_comment_waiting_for_an_assignment_notifies_the_new_assignee():
+    """A comment locks its issue in its own statement, before the statement that fills the
+    outboxes takes its snapshot: when it waited for an assignment, the notifications go to
+    the assignee that assignment made. (In one statement, the outboxes would read the issue
+    as it was before the wait.)"""
+    ann, bob = UserFactory.create(name="Ann"), UserFactory.create(name="Bob")
+    issue = services.issue_create(title="Busy issue")
+
+    def comment() -> None:
+        try:
+            services.comment_add(issue_id=issue.pk, body="Seen it", author_id=ann.pk)
+        finally:
+            connections["default"].close()
+
+    assigning, assigned, release = held_open(
+        lambda: services.issue_update(issue_id=issue.pk, version=1, assignee_id=bob.pk)
+    )
+    try:
+        assert assigned.wait(10)
+        commenting = threading.Thread(target=comment)
+        commenting.start()
+        commenting.join(1)
+        assert commenting.is_alive()  # it waits for the assignment's lock
+    finally:
+        release.set()
+        assigning.join(10)
+    commenting.join(10)
+    reasons = Notification.objects.filter(recipient=bob, event="comment_added")
+    assert list(reasons.values_list("reason", flat=True)) == ["assignee"]
