@@ -47,7 +47,7 @@ serve: install
 	DJANGO_DEBUG=false $(PY) manage.py migrate --no-input
 	DJANGO_DEBUG=false $(PY) manage.py collectstatic --no-input
 	DJANGO_DEBUG=false $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
-		--workers $${WEB_CONCURRENCY:-2} --no-ws issuetracker.serving:application
+		--workers $${WEB_CONCURRENCY:-2} --loop uvloop --no-ws issuetracker.serving:application
 
 test: install
 	$(BIN)/pytest

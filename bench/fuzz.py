@@ -134,7 +134,7 @@ def fuzz(mode: str, seconds: int) -> int:
     server = subprocess.Popen(
         [
             *(str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1"),
-            *("--port", str(port), "--workers", "2", "--no-ws"),
+            *("--port", str(port), "--workers", "2", "--loop", "uvloop", "--no-ws"),
             *("--log-level", "warning", "issuetracker.serving:application"),
         ],
         env=env,

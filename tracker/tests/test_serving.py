@@ -146,7 +146,8 @@ def served(transactional_db) -> Iterator[str]:
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
-            *("--port", str(port), "--workers", "1", "--no-ws", "issuetracker.serving:application"),
+            *("--port", str(port), "--workers", "1", "--loop", "uvloop", "--no-ws"),
+            "issuetracker.serving:application",
         ],
         cwd=ROOT,
         env=env,
