@@ -88,7 +88,7 @@ WORDS = [
 
 FILL = """
 TRUNCATE issue_events, issue_labels, comments, issues RESTART IDENTITY CASCADE;
-DROP INDEX IF EXISTS issue_search_document_idx;
+DROP INDEX IF EXISTS issues_search_idx;
 ALTER TABLE comments DISABLE TRIGGER comments_search_insert;
 SELECT setseed(0.42);
 CREATE TEMP TABLE vocabulary AS
@@ -113,14 +113,13 @@ SELECT CASE WHEN g %% 100000 = 11 THEN 'saw a pelican ' ELSE '' END
        1 + g %% %(issues)s, (SELECT min(id) FROM users), now()
   FROM generate_series(1, %(comments)s) g, vocabulary;
 ALTER TABLE comments ENABLE TRIGGER comments_search_insert;
-UPDATE issue_search SET comments = parts.vector
+UPDATE issues SET comments_search = parts.vector
   FROM (SELECT issue_id,
                setweight(to_tsvector('english', string_agg(body, ' ' ORDER BY id)), 'C') AS vector
           FROM comments GROUP BY issue_id) AS parts
- WHERE issue_search.issue_id = parts.issue_id;
-CREATE INDEX issue_search_document_idx ON issue_search USING gin (document);
+ WHERE issues.id = parts.issue_id;
+CREATE INDEX issues_search_idx ON issues USING gin (search);
 VACUUM ANALYZE issues;
-VACUUM ANALYZE issue_search;
 VACUUM ANALYZE comments;
 """
 

@@ -249,10 +249,12 @@ class Issue(models.Model):
             models.Index(DUE_DATE_LAST, F("id"), name="issues_due_date_last_idx"),
             models.Index(DUE_DATE_FIRST, F("id"), name="issues_due_date_first_idx"),
         ]
-        # An issue's full-text document lives in the database only, out of the ORM's way so
-        # that no query reads it by accident: its row of `issue_search` (migration 0015),
-        # kept by triggers on `issues` and `comments` through every write, COPY included.
-        # `q` reads it through tracker.search.
+        # Two columns live in the database only (migration 0006_search), out of the ORM's
+        # way so that no query reads them by accident: `search`, the issue's full-text
+        # document (a stored generated tsvector of the title, the description and
+        # `comments_search`, with a GIN index), and `comments_search`, the comments' part,
+        # kept by a trigger on `comments`. Both follow every write in its own transaction,
+        # COPY included. `q` reads them through tracker.search.
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"

@@ -1,8 +1,7 @@
 """Full-text search: what `q` means on the API and the pages.
 
-The document and the query function live in PostgreSQL: each issue's row of `issue_search`
-(migration 0015) holds its `document`, which covers its title, description and comments and
-which triggers keep through every write, and `tracker_search_query(q)` (migration 0006)
+The document and the query function live in PostgreSQL (migration 0006_search): the issue's
+`search` column covers its title, description and comments, and `tracker_search_query(q)`
 reads websearch syntax (`"a phrase"`, `-word`, `or`) with English stemming, the last word
 also matching as a prefix. This module writes the SQL that uses them: the match, the
 relevance, and the highlighted snippets of a page of results.
@@ -25,19 +24,13 @@ from tracker.pagination import Computed
 # control characters), so the text around them can be escaped before <mark> goes in.
 _START, _STOP = "\x02", "\x03"
 _HEADLINE_OPTIONS = f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=10"
-RELEVANCE_SQL = (
-    "COALESCE((SELECT ts_rank_cd(s.document, tracker_search_query(%s)) FROM issue_search s"
-    ' WHERE s.issue_id = "issues"."id"), 0)'
-)
+RELEVANCE_SQL = 'ts_rank_cd("issues"."search", tracker_search_query(%s))'
 
 
 def matches(q: str) -> RawSQL:
     """The issues whose title, description or comments match `q`."""
     return RawSQL(
-        '"issues"."id" IN (SELECT s.issue_id FROM issue_search s'
-        " WHERE s.document @@ tracker_search_query(%s))",
-        (q,),
-        output_field=BooleanField(),
+        '"issues"."search" @@ tracker_search_query(%s)', (q,), output_field=BooleanField()
     )
 
 

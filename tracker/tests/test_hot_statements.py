@@ -203,16 +203,14 @@ def test_a_comment_does_not_hold_its_issue_until_its_transaction_ends():
                 cursor.execute("SET LOCAL lock_timeout = '2s'")
             services.comment_add(issue_id=issue.pk, body="quick zebra", author_id=other.pk)
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT comments::text FROM issue_search WHERE issue_id = %s", [issue.pk]
-            )
+            cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue.pk])
             document = cursor.fetchone()[0]
         assert "zebra" in document and "flamingo" not in document
     finally:
         release.set()
         thread.join(10)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT comments::text FROM issue_search WHERE issue_id = %s", [issue.pk])
+        cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue.pk])
         assert "flamingo" in cursor.fetchone()[0]
 
 
@@ -231,7 +229,7 @@ def test_comments_committing_at_once_on_one_issue_all_enter_its_search_document(
     for _ in range(3):
         returned(run_together(comment, n=len(WORDS)))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT comments::text FROM issue_search WHERE issue_id = %s", [issue.pk])
+        cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue.pk])
         document = cursor.fetchone()[0]
     assert [word for word in WORDS if word not in document] == []
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.db import connection
 
 from tracker import services
-from tracker.models import Comment, Issue
 
 from .factories import UserFactory
 
@@ -64,28 +62,6 @@ def test_a_comment_added_or_an_imported_issue_is_found_at_once(api):
     assert found(api, "flamingo") == [issue]
     services.issues_import(io.BytesIO(b"title,description\nZebra,a flamingo as well\n"))
     assert len(found(api, "flamingo")) == 2
-
-
-def test_the_document_follows_edits_and_deletions_whatever_makes_them(api):
-    # The document is kept by triggers (migration 0015), so writes that bypass the services
-    # (the admin's, a queryset's) keep it too.
-    author = UserFactory.create(name="Ann")
-    issue = create("Quiet issue", "nothing here")
-    services.issue_update(issue_id=issue, version=1, title="Loud walrus", description="a tapir")
-    assert found(api, "quiet") == []
-    comment = services.comment_add(issue_id=issue, body="an okapi", author_id=author.pk)
-    # Words from the title, the description and a comment match together.
-    assert found(api, "walrus tapir okapi") == [issue]
-    Comment.objects.filter(pk=comment.pk).update(body="a zebra")
-    assert (found(api, "okapi"), found(api, "zebra")) == ([], [issue])
-    Comment.objects.filter(pk=comment.pk).delete()
-    assert found(api, "zebra") == []
-    Issue.objects.filter(pk=issue).update(description="a yak")
-    assert (found(api, "tapir"), found(api, "yak")) == ([], [issue])
-    Issue.objects.filter(pk=issue).delete()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM issue_search")
-        assert cursor.fetchone()[0] == 0
 
 
 @pytest.mark.parametrize(
