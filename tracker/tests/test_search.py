@@ -7,6 +7,7 @@ import io
 import pytest
 
 from tracker import services
+from tracker.models import Comment, Issue
 
 from .factories import UserFactory
 
@@ -62,6 +63,24 @@ def test_a_comment_added_or_an_imported_issue_is_found_at_once(api):
     assert found(api, "flamingo") == [issue]
     services.issues_import(io.BytesIO(b"title,description\nZebra,a flamingo as well\n"))
     assert len(found(api, "flamingo")) == 2
+
+
+def test_the_document_follows_edits_and_deletions_whatever_makes_them(api):
+    # The document is kept by PostgreSQL (a generated column and a trigger, migration 0006),
+    # so writes that bypass the services (the admin's, a queryset's) keep it too.
+    author = UserFactory.create(name="Ann")
+    issue = create("Quiet issue", "nothing here")
+    services.issue_update(issue_id=issue, version=1, title="Loud walrus", description="a tapir")
+    assert found(api, "quiet") == []
+    comment = services.comment_add(issue_id=issue, body="an okapi", author_id=author.pk)
+    # Words from the title, the description and a comment match together.
+    assert found(api, "walrus tapir okapi") == [issue]
+    Comment.objects.filter(pk=comment.pk).update(body="a zebra")
+    assert (found(api, "okapi"), found(api, "zebra")) == ([], [issue])
+    Comment.objects.filter(pk=comment.pk).delete()
+    assert found(api, "zebra") == []
+    Issue.objects.filter(pk=issue).update(description="a yak")
+    assert (found(api, "tapir"), found(api, "yak")) == ([], [issue])
 
 
 @pytest.mark.parametrize(
