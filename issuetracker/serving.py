@@ -232,7 +232,7 @@ def _application() -> WSGIBridge:
     limit = max(settings.TRACKER_IMPORT_MAX_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
     return WSGIBridge(
         wsgi_application,
-        threads=int(os.environ.get("WEB_THREADS", "4")),
+        threads=int(os.environ.get("WEB_THREADS", "2")),
         max_bytes=limit + 1024 * 1024,
     )
 
