@@ -9,7 +9,8 @@ connection from one request to the next (CONN_MAX_AGE), which Django's own ASGI 
 does not (it makes a new thread, so a new connection, per request). Nothing cuts a request
 off while it runs: a long import finishes however long it takes. A client that goes away
 while its answer is being sent stops the answer (a streamed one included) and frees the
-thread at once.
+thread at once; so does one that accepts nothing of a streamed answer for SEND_DEADLINE
+seconds (a stalled reader would otherwise hold the thread making the answer for good).
 
     granian --interface asgi issuetracker.serving:application
 
@@ -21,6 +22,7 @@ task waiting forever when the client disconnects mid-answer.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import os
 import sys
@@ -36,6 +38,9 @@ Send = Callable[[Message], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 MEMORY_BYTES = 1024 * 1024
+# How long a client may take to accept one chunk of a streamed answer before it counts as
+# gone: the thread making the answer waits that long at most.
+SEND_DEADLINE = 30.0
 
 
 class ClientGone(Exception):
@@ -110,8 +115,12 @@ class WSGIBridge:
                 for message in messages:
                     await send(message)
 
+            sent = asyncio.run_coroutine_threadsafe(sending(), loop)
             try:
-                asyncio.run_coroutine_threadsafe(sending(), loop).result()
+                sent.result(timeout=SEND_DEADLINE)
+            except concurrent.futures.TimeoutError as exc:
+                sent.cancel()
+                raise ClientGone() from exc
             except Exception as exc:  # the transport's own error for a closed connection
                 raise ClientGone() from exc
 

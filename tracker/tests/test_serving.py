@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from issuetracker import serving
 from issuetracker.serving import WSGIBridge
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +30,17 @@ def echo_app(environ, start_response):
     return [b"got ", body, b" ", environ["QUERY_STRING"].encode()]
 
 
-def call(bridge, scope, chunks: list[bytes], *, disconnect_after: int | None = None):
+def call(
+    bridge,
+    scope,
+    chunks: list[bytes],
+    *,
+    disconnect_after: int | None = None,
+    stall_after: int | None = None,
+):
     """Run one request through the bridge: the body in `chunks`; the fake client goes away
-    after `disconnect_after` messages were sent to it."""
+    after `disconnect_after` messages were sent to it, or accepts nothing more after
+    `stall_after`."""
     sent: list[dict] = []
 
     async def run():
@@ -49,6 +58,8 @@ def call(bridge, scope, chunks: list[bytes], *, disconnect_after: int | None = N
         async def send(message):
             if disconnect_after is not None and len(sent) >= disconnect_after:
                 raise ConnectionResetError("client went away")
+            if stall_after is not None and len(sent) >= stall_after:
+                await asyncio.sleep(3600)
             sent.append(message)
 
         await bridge({"type": "http", **scope}, receive, send)
@@ -95,8 +106,8 @@ def test_a_body_over_the_limit_is_a_413_without_running_the_app():
     assert ran == []
 
 
-def test_a_client_leaving_a_streamed_answer_frees_the_thread():
-    closed = threading.Event()
+def endless_app(closed: threading.Event):
+    """A WSGI app streaming an answer that never ends; `closed` is set when it is closed."""
 
     class Endless:
         streaming = True
@@ -112,12 +123,29 @@ def test_a_client_leaving_a_streamed_answer_frees_the_thread():
         start_response("200 OK", [])
         return Endless()
 
-    bridge = WSGIBridge(app, threads=1, max_bytes=1000)
+    return app
+
+
+def test_a_client_leaving_a_streamed_answer_frees_the_thread():
+    closed = threading.Event()
+    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000)
     sent = call(bridge, SCOPE, [b""], disconnect_after=5)
     assert len(sent) == 5
     assert closed.wait(5)
     # The one thread is free again: the next request is answered.
     assert call(WSGIBridge(echo_app, threads=1, max_bytes=10), SCOPE, [b"ok"])[0]["status"] == 200
+
+
+def test_a_client_that_stops_reading_a_streamed_answer_frees_the_thread(monkeypatch):
+    monkeypatch.setattr(serving, "SEND_DEADLINE", 0.2)
+    closed = threading.Event()
+    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000)
+    started = time.monotonic()
+    sent = call(bridge, SCOPE, [b""], stall_after=3)
+    # The answer's start and two chunks went out; the third was never accepted.
+    assert len(sent) == 3
+    assert closed.wait(5)
+    assert time.monotonic() - started < 5
 
 
 # --- The real server.
