@@ -59,14 +59,18 @@ def call(
             if disconnect_after is not None and len(sent) >= disconnect_after:
                 raise ConnectionResetError("client went away")
             if stall_after is not None and len(sent) >= stall_after:
-                await asyncio.sleep(3600)
+                await asyncio.sleep(60)  # longer than call() waits
             sent.append(message)
 
         await bridge({"type": "http", **scope}, receive, send)
 
-    # In a thread of its own: the browser tests leave an event loop running in this one.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
+    # In a thread of its own: the browser tests leave an event loop running in this one. A
+    # bridge that hangs fails the test instead of holding the run.
+    pool = ThreadPoolExecutor(1)
+    try:
+        pool.submit(asyncio.run, run()).result(timeout=30)
+    finally:
+        pool.shutdown(wait=False)
     return sent
 
 
