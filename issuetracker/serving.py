@@ -12,7 +12,7 @@ while its answer is being sent stops the answer (a streamed one included) and fr
 thread at once; so does one that accepts nothing of a streamed answer for SEND_DEADLINE
 seconds (a stalled reader would otherwise hold the thread making the answer for good).
 
-    granian --interface asgi issuetracker.serving:application
+    granian --interface asgi --loop uvloop --no-ws issuetracker.serving:application
 
 Written here rather than taken from an ASGI-to-WSGI library: the ones available read the
 body from within the worker thread (so a slow body holds it) and can leave a thread or a
