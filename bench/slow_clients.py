@@ -3,11 +3,13 @@
 their bodies at one byte a second, and meanwhile sends ordinary requests, counting how many
 fail and how long they take.
 
-    python bench/slow_clients.py [--clients 200] [--seconds 20] [--upload-mb 14]
+    python bench/slow_clients.py [--clients 200] [--seconds 20] [--upload-mb 14] [--readers 8]
 
 Every connection goes to 127.0.0.1 only, and every loop stops after `--seconds`. Then one
 long upload (a CSV import of `--upload-mb` megabytes, sent at full speed) must be answered,
-not cut off by a timeout of the server's own.
+not cut off by a timeout of the server's own. Last, `--readers` clients ask for the CSV
+export of what the upload made (tens of megabytes) and read it at one byte a second, while
+ordinary requests are timed again.
 """
 
 from __future__ import annotations
@@ -67,15 +69,16 @@ def slow_body(port: int) -> tuple[bytes, bytes]:
     return head, body
 
 
-async def ordinary(base: str, until: float) -> tuple[list[float], int]:
-    """GET /issues/1 and GET /users, one after another, until `until`: latencies and failures."""
+async def ordinary(base: str, until: float, timeout: float) -> tuple[list[float], int]:
+    """GET /issues/1 and GET /users, one after another, until `until`: latencies and failures
+    (no answer within `timeout` seconds)."""
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     failures = 0
 
     def fetch(path: str) -> float:
         started = time.perf_counter()
-        with urllib.request.urlopen(base + path, timeout=10) as response:
+        with urllib.request.urlopen(base + path, timeout=timeout) as response:
             response.read()
         return (time.perf_counter() - started) * 1000
 
@@ -89,21 +92,49 @@ async def ordinary(base: str, until: float) -> tuple[list[float], int]:
     return latencies, failures
 
 
+async def slow_reader(host: str, port: int, until: float) -> str:
+    """Ask for the CSV export, then read one byte a second until `until`."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return "refused"
+    try:
+        writer.write(f"GET /issues/export HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        await writer.drain()
+        while time.monotonic() < until:
+            if not await reader.read(1):
+                return "closed by the server"
+            await asyncio.sleep(1)
+        return "still reading"
+    except OSError:
+        return "reset by the server"
+    finally:
+        writer.close()
+
+
 async def run(base: str, port: int, kind: str, clients: int, seconds: float) -> None:
     until = time.monotonic() + seconds
-    head, tail = slow_headers(port) if kind == "headers" else slow_body(port)
-    tasks = [trickle("127.0.0.1", port, head, tail, until) for _ in range(clients)]
+    if kind == "readers":
+        tasks = [slow_reader("127.0.0.1", port, until) for _ in range(clients)]
+    else:
+        head, tail = slow_headers(port) if kind == "headers" else slow_body(port)
+        tasks = [trickle("127.0.0.1", port, head, tail, until) for _ in range(clients)]
     await asyncio.sleep(0)
-    results = await asyncio.gather(ordinary(base, until), *tasks)
+    # The exports are real work (seconds of a thread each): requests asked meanwhile may
+    # wait for a thread that long, and no longer.
+    timeout = 60 if kind == "readers" else 10
+    results = await asyncio.gather(ordinary(base, until, timeout), *tasks)
     (latencies, failures), outcomes = results[0], results[1:]
     ordered = sorted(latencies)
     p99 = ordered[math.ceil(len(ordered) * 0.99) - 1] if ordered else float("nan")
     counts = {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
+    doing = "reading the export" if kind == "readers" else f"trickling {kind}"
     print(
-        f"{clients} clients trickling {kind:<7} for {seconds:.0f} s: "
+        f"{clients} clients {doing} for {seconds:.0f} s: "
         f"{len(latencies)} ordinary requests answered, {failures} failed, "
         f"p50 {statistics.median(latencies) if latencies else float('nan'):.1f} ms, "
-        f"p99 {p99:.1f} ms; slow connections: {counts}"
+        f"p99 {p99:.1f} ms, slowest {max(latencies, default=float('nan')):.0f} ms; "
+        f"slow connections: {counts}"
     )
 
 
@@ -129,6 +160,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--upload-mb", type=int, default=14)
+    parser.add_argument("--readers", type=int, default=8)
     args = parser.parse_args()
     base = os.environ.get("BASE_URL")
     server = database = None
@@ -146,6 +178,8 @@ def main() -> None:
             asyncio.run(run(base, port, kind, args.clients, args.seconds))
         if args.upload_mb:
             long_upload(base, args.upload_mb)
+        if args.readers:
+            asyncio.run(run(base, port, "readers", args.readers, args.seconds))
     finally:
         if server is not None:
             stop(server)

@@ -7,10 +7,15 @@ reads the whole request body asynchronously too (in memory, or a temporary file 
 therefore only ever works on a request that has fully arrived, and keeps its database
 connection from one request to the next (CONN_MAX_AGE), which Django's own ASGI handler
 does not (it makes a new thread, so a new connection, per request). Nothing cuts a request
-off while it runs: a long import finishes however long it takes. A client that goes away
-while its answer is being sent stops the answer (a streamed one included) and frees the
-thread at once; so does one that accepts nothing of a streamed answer for SEND_DEADLINE
-seconds (a stalled reader would otherwise hold the thread making the answer for good).
+off while it runs: a long import finishes however long it takes.
+
+A streamed answer (the CSV export) goes through a `Spool`: the thread writes it at its own
+pace and the event loop sends it at the client's, so a slow reader holds no thread either.
+The spool keeps MEMORY_BYTES of an answer in memory and the rest in temporary files, each
+deleted once sent, within a disk budget shared by the process's answers (`WEB_SPOOL_BYTES`).
+Only when both are full does the thread wait for its client. A client that goes away, or
+accepts nothing for SEND_DEADLINE seconds, ends its answer (short of its end) and the work
+making it.
 
     granian --interface asgi --loop uvloop --no-ws issuetracker.serving:application
 
@@ -27,6 +32,8 @@ import gc
 import os
 import sys
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
@@ -38,8 +45,12 @@ Send = Callable[[Message], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 MEMORY_BYTES = 1024 * 1024
+# A streamed answer's temporary files hold this much each, and the loop sends at most
+# SEND_BYTES in one message.
+SEGMENT_BYTES = 8 * 1024 * 1024
+SEND_BYTES = 64 * 1024
 # How long a client may take to accept one chunk of a streamed answer before it counts as
-# gone: the thread making the answer waits that long at most.
+# gone.
 SEND_DEADLINE = 30.0
 
 
@@ -47,14 +58,198 @@ class ClientGone(Exception):
     """The client closed the connection before its answer was sent."""
 
 
+class DiskBudget:
+    """The bytes that the streamed answers of a process may keep in temporary files."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self.used + size > self.limit:
+                return False
+            self.used += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
+class _Segment:
+    """A temporary file of an answer's chunks: written at its end, read from its start."""
+
+    __slots__ = ("file", "read", "written")
+
+    def __init__(self) -> None:
+        # Unnamed (on Linux): nothing is left behind, even by a process that is killed.
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115
+        self.written = 0
+        self.read = 0
+
+
+class Spool:
+    """A streamed answer on its way from the thread making it (`put`, then `finish`) to the
+    event loop sending it (`drain`). Its chunks wait in memory up to MEMORY_BYTES, then in
+    temporary files within `budget`, for as long as the client takes; the thread waits
+    only when both are full. Once the answer spills to disk, it stays on disk until the
+    client has caught up: its files are few, and each is deleted as soon as it is sent."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, budget: DiskBudget) -> None:
+        self._loop = loop
+        self._budget = budget
+        self._changed = threading.Condition()  # guards everything below
+        self._items: deque[bytes | _Segment] = deque()
+        self._memory = 0
+        self._segments = 0
+        self._end: bool | BaseException = False  # True once finished; an error if it failed
+        self._gone = False  # the client went away: nothing more is wanted
+        self._loop_waits = False
+        self._arrived = asyncio.Event()
+
+    # The thread's side.
+
+    def put(self, chunk: bytes) -> None:
+        """Queue `chunk`, waiting while memory and disk are both full. Raises ClientGone once
+        the client is gone."""
+        with self._changed:
+            while True:
+                if self._gone:
+                    raise ClientGone()
+                if not self._segments and (
+                    not self._memory or self._memory + len(chunk) <= MEMORY_BYTES
+                ):
+                    self._items.append(chunk)
+                    self._memory += len(chunk)
+                    break
+                if self._budget.take(len(chunk)):
+                    self._write(chunk)
+                    break
+                self._changed.wait()
+            self._wake_loop()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The answer is complete, or failed with `error` after what was put."""
+        with self._changed:
+            self._end = error or True
+            self._wake_loop()
+
+    def _write(self, chunk: bytes) -> None:
+        tail = self._items[-1] if self._items else None
+        if not isinstance(tail, _Segment) or tail.written >= SEGMENT_BYTES:
+            tail = _Segment()
+            self._items.append(tail)
+            self._segments += 1
+        os.pwrite(tail.file.fileno(), chunk, tail.written)
+        tail.written += len(chunk)
+
+    def _wake_loop(self) -> None:
+        if self._loop_waits:
+            self._loop_waits = False
+            self._loop.call_soon_threadsafe(self._arrived.set)
+
+    # The loop's side.
+
+    async def drain(self, send: Send, start: list[Message]) -> None:
+        """Send `start`, the chunks as they come and the answer's end. A client that goes
+        away or accepts nothing for SEND_DEADLINE seconds ends it short of its end; so does
+        the thread's failure, which is then raised here."""
+        try:
+            for message in start:
+                await _send_within_deadline(send, message)
+            while (data := await self._next()) is not None:
+                await _send_within_deadline(send, _body(data, more=True))
+            await _send_within_deadline(send, _body(b"", more=False))
+        except ClientGone:
+            pass
+        finally:
+            self._close()
+
+    async def _next(self) -> bytes | None:
+        """The next SEND_BYTES at most of the answer, waiting for them; None at its end."""
+        while True:
+            with self._changed:
+                if self._items and isinstance(self._items[0], bytes):
+                    return self._take_memory()
+                segment = self._items[0] if self._items else None
+                if isinstance(segment, _Segment):
+                    offset = segment.read
+                    size = min(segment.written - offset, SEND_BYTES)
+                    break
+                if self._end is True:
+                    return None
+                elif self._end:
+                    raise self._end
+                self._loop_waits = True
+                self._arrived.clear()
+            await self._arrived.wait()
+        # Outside the lock: the thread only ever writes past `written`.
+        data = os.pread(segment.file.fileno(), size, offset)
+        with self._changed:
+            segment.read += len(data)
+            if segment.read == segment.written:
+                # All of it is sent: gone, even if it is the file the thread writes to,
+                # which then starts a new one or, the client having caught up, memory again.
+                self._drop_first()
+        return data
+
+    def _take_memory(self) -> bytes:
+        taken: list[bytes] = []
+        size = 0
+        while self._items and isinstance(self._items[0], bytes) and size < SEND_BYTES:
+            chunk = self._items.popleft()
+            assert isinstance(chunk, bytes)
+            taken.append(chunk)
+            size += len(chunk)
+        self._memory -= size
+        self._changed.notify()
+        return b"".join(taken)
+
+    def _drop_first(self) -> None:
+        segment = self._items.popleft()
+        assert isinstance(segment, _Segment)
+        self._segments -= 1
+        segment.file.close()
+        self._budget.give_back(segment.written)
+        self._changed.notify()
+
+    def _close(self) -> None:
+        """Free what is left and tell the thread, if it is still making the answer, that no
+        more is wanted."""
+        with self._changed:
+            self._gone = True
+            while self._items:
+                if isinstance(self._items[0], _Segment):
+                    self._drop_first()
+                else:
+                    self._items.popleft()
+            self._memory = 0
+            self._changed.notify_all()
+
+
+async def _send_within_deadline(send: Send, message: Message) -> None:
+    try:
+        await asyncio.wait_for(send(message), SEND_DEADLINE)
+    except TimeoutError as exc:
+        raise ClientGone() from exc
+    except Exception as exc:  # the transport's own error for a closed connection
+        raise ClientGone() from exc
+
+
 class WSGIBridge:
     """ASGI application running the WSGI `app` in `threads` threads, each request only once
-    its body has fully arrived. A body longer than `max_bytes` is answered 413 at once."""
+    its body has fully arrived. A body longer than `max_bytes` is answered 413 at once.
+    Streamed answers may keep `spool_bytes` in temporary files between them."""
 
-    def __init__(self, app: WSGIApp, *, threads: int, max_bytes: int) -> None:
+    def __init__(
+        self, app: WSGIApp, *, threads: int, max_bytes: int, spool_bytes: int = 1 << 30
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
+        self.disk = DiskBudget(spool_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -94,20 +289,23 @@ class WSGIBridge:
             environ = _environ(scope, body, size)
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(self.pool, self._respond, environ, loop, send)
-            # An answer already whole in memory comes back to be sent from here: one hop
-            # between the threads instead of one per message.
-            for message in answer:
-                await send(message)
+            if isinstance(answer, list):
+                # An answer already whole in memory comes back to be sent from here: one hop
+                # between the threads instead of one per message.
+                for message in answer:
+                    await send(message)
+            else:
+                await asyncio.wrap_future(answer)  # a streamed one's spool, still sending
         finally:
             body.close()
 
     def _respond(
         self, environ: dict[str, Any], loop: asyncio.AbstractEventLoop, send: Send
-    ) -> list[Message]:
+    ) -> list[Message] | concurrent.futures.Future[None]:
         """Run the WSGI app in this pool thread. An answer whose body is already in memory
-        (Django's non-streaming responses) is returned whole, for the loop to send; a
-        streamed one is sent from here chunk by chunk, each sent before the next is made
-        (a slow reader slows the answer, it is not queued), and nothing is returned."""
+        (Django's non-streaming responses) is returned whole, for the loop to send. A
+        streamed one is made here into a spool that the loop sends from as it fills; what
+        is returned then is the sending, which may go on after this thread is free."""
         start: list[Message] = []
 
         def emit(*messages: Message) -> None:
@@ -145,17 +343,32 @@ class WSGIBridge:
         try:
             if getattr(iterable, "streaming", True) is False:
                 return [*start_once(), _body(b"".join(iterable), more=False)]
-            for chunk in iterable:
-                if chunk:
-                    emit(*start_once(), _body(chunk, more=True))
-            emit(*start_once(), _body(b"", more=False))
-        except ClientGone:
-            pass
+            spool = Spool(loop, self.disk)
+            sending = None
+            try:
+                for chunk in iterable:
+                    if chunk:
+                        if sending is None:
+                            drain = spool.drain(send, start_once())
+                            sending = asyncio.run_coroutine_threadsafe(drain, loop)
+                        spool.put(chunk)
+            except ClientGone:
+                pass
+            except BaseException as exc:
+                if sending is None:
+                    raise
+                spool.finish(exc)  # raised by the sending, after what was made before it
+            else:
+                if sending is None:
+                    sending = asyncio.run_coroutine_threadsafe(
+                        spool.drain(send, start_once()), loop
+                    )
+                spool.finish()
+            return sending if sending is not None else []  # [] if the app's write() failed
         finally:
             close = getattr(iterable, "close", None)
             if close is not None:
                 close()
-        return []
 
 
 def _body(data: bytes, *, more: bool) -> Message:
@@ -243,6 +456,7 @@ def _application() -> WSGIBridge:
         wsgi_application,
         threads=int(os.environ.get("WEB_THREADS", "2")),
         max_bytes=limit + 1024 * 1024,
+        spool_bytes=int(os.environ.get("WEB_SPOOL_BYTES", str(1 << 30))),
     )
 
 

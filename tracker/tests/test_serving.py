@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from issuetracker import serving
 from issuetracker.serving import WSGIBridge
@@ -132,7 +133,7 @@ def endless_app(closed: threading.Event):
 
 def test_a_client_leaving_a_streamed_answer_frees_the_thread():
     closed = threading.Event()
-    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000)
+    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=100_000)
     sent = call(bridge, SCOPE, [b""], disconnect_after=5)
     assert len(sent) == 5
     assert closed.wait(5)
@@ -143,13 +144,158 @@ def test_a_client_leaving_a_streamed_answer_frees_the_thread():
 def test_a_client_that_stops_reading_a_streamed_answer_frees_the_thread(monkeypatch):
     monkeypatch.setattr(serving, "SEND_DEADLINE", 0.2)
     closed = threading.Event()
-    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000)
+    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=100_000)
     started = time.monotonic()
     sent = call(bridge, SCOPE, [b""], stall_after=3)
     # The answer's start and two chunks went out; the third was never accepted.
     assert len(sent) == 3
     assert closed.wait(5)
     assert time.monotonic() - started < 5
+
+
+def counting_app(chunks: int, closed: threading.Event, *, fail_after: int | None = None):
+    """A WSGI app streaming `chunks` numbered chunks of 1,000 bytes (failing after
+    `fail_after` of them); `closed` is set when it is closed."""
+
+    class Counting:
+        streaming = True
+
+        def __iter__(self) -> Iterator[bytes]:
+            for n in range(chunks):
+                if n == fail_after:
+                    raise RuntimeError("the answer failed halfway")
+                yield f"{n:09d}\n".encode() * 100
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return Counting()
+
+    return app
+
+
+def counted(chunks: int) -> bytes:
+    return b"".join(f"{n:09d}\n".encode() * 100 for n in range(chunks))
+
+
+@pytest.fixture
+def small_spool(monkeypatch):
+    """Spool sizes small enough for an answer of a few hundred kilobytes to spill to several
+    files."""
+    monkeypatch.setattr(serving, "MEMORY_BYTES", 20_000)
+    monkeypatch.setattr(serving, "SEGMENT_BYTES", 50_000)
+    monkeypatch.setattr(serving, "SEND_BYTES", 8_000)
+
+
+def test_a_slow_reader_holds_no_thread_and_gets_the_whole_answer_in_order(small_spool):
+    closed = threading.Event()
+    bridge = WSGIBridge(counting_app(300, closed), threads=1, max_bytes=1000)
+    thread_done_at: list[int] = []
+
+    async def run():
+        received: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            await asyncio.sleep(0.002)  # a client reading slowly
+            if closed.is_set() and not thread_done_at:
+                thread_done_at.append(len(received))
+                # The one thread is free: another request is answered meanwhile.
+                other = await asyncio.wait_for(
+                    run_bridge(WSGIBridge(echo_app, threads=1, max_bytes=10)), 5
+                )
+                assert other[0]["status"] == 200
+            received.append(message)
+
+        await bridge({"type": "http", **SCOPE}, receive, send)
+        return received
+
+    async def run_bridge(other_bridge):
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"ok", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await other_bridge({"type": "http", **SCOPE}, receive, send)
+        return sent
+
+    received = in_own_thread(run())
+    start, *body = received
+    assert start["status"] == 200
+    assert b"".join(message["body"] for message in body) == counted(300)
+    assert body[-1]["more_body"] is False
+    # The answer was made while the client had read only part of it...
+    assert thread_done_at and thread_done_at[0] < len(received) // 2
+    # ...through temporary files, each gone once sent.
+    assert all(len(message["body"]) <= 8_000 for message in body)
+    assert bridge.disk.used == 0
+
+
+def test_a_stalled_reader_costs_disk_within_the_budget_until_the_deadline(small_spool, monkeypatch):
+    monkeypatch.setattr(serving, "SEND_DEADLINE", 0.5)
+    closed = threading.Event()
+    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=120_000)
+    used: list[int] = []
+
+    async def run():
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message.get("body"):
+                await asyncio.sleep(0.3)
+                used.append(bridge.disk.used)  # the endless answer, waiting for the client
+                await asyncio.sleep(60)  # then accepts nothing more
+
+        await bridge({"type": "http", **SCOPE}, receive, send)
+
+    started = time.monotonic()
+    in_own_thread(run())
+    assert closed.wait(5)
+    assert time.monotonic() - started < 5
+    assert 50_000 <= used[0] <= 120_000
+    assert bridge.disk.used == 0
+
+
+def test_an_answer_failing_halfway_stops_short_of_its_end_and_the_error_is_raised(
+    small_spool,
+):
+    closed = threading.Event()
+    bridge = WSGIBridge(counting_app(100, closed, fail_after=60), threads=1, max_bytes=1000)
+    sent: list[dict] = []
+
+    async def run():
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            await asyncio.sleep(0.001)
+            sent.append(message)
+
+        await bridge({"type": "http", **SCOPE}, receive, send)
+
+    with pytest.raises(RuntimeError, match="failed halfway"):
+        in_own_thread(run())
+    assert b"".join(message.get("body", b"") for message in sent) == counted(60)
+    assert all(message.get("more_body", True) for message in sent)
+    assert closed.is_set()
+    assert bridge.disk.used == 0
+
+
+def in_own_thread(coroutine):
+    """Run `coroutine` to its end in a thread and event loop of its own (see call())."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(asyncio.run, coroutine).result(timeout=30)
+    finally:
+        pool.shutdown(wait=False)
 
 
 # --- The real server.
@@ -224,6 +370,36 @@ def test_clients_trickling_bodies_do_not_hold_the_threads(served):
             assert response.status == 201
     finally:
         for sock in slow:
+            sock.close()
+
+
+def test_clients_not_reading_the_export_do_not_hold_the_threads(served):
+    """As many clients as the server has threads ask for an export of about 12 MB, far more
+    than the sockets' buffers hold, and read none of it: the exports are made all the same,
+    and the threads are free for the next requests long before the clients would count as
+    gone (SEND_DEADLINE)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO issues (title, description, status, priority, version, created_at,"
+            " updated_at) SELECT 'Filler ' || g, repeat('words ', 40), 'open', 'none', 1,"
+            " now(), now() FROM generate_series(1, 40000) g"
+        )
+        cursor.execute(
+            "INSERT INTO issue_events (issue_id, event, version, created_at, details, source)"
+            " SELECT id, 'issue_created', 1, now(), '{}', 'api' FROM issues"
+        )
+    port = int(served.rsplit(":", 1)[1])
+    stalled = []
+    for _ in range(2):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"GET /issues/export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        stalled.append(sock)
+    try:
+        time.sleep(0.5)  # the exports start first
+        with urllib.request.urlopen(served + "/users", timeout=15) as response:
+            assert response.status == 200
+    finally:
+        for sock in stalled:
             sock.close()
 
 
