@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet, TextField
@@ -20,6 +18,12 @@ from tracker.models import Issue
 from tracker.rules import CSV_EXPORT_COLUMNS, CSV_LABEL_SEPARATOR, csv_cell_out
 
 CHUNK_ROWS = 2000
+# Rows joined into one piece of the answer: each piece costs the response and the server a
+# little, whatever its size.
+PIECE_ROWS = 100
+# The dates as the API writes them, formatted by PostgreSQL (migration 0003): reading them
+# into datetimes only to format them back took a third of the export's time.
+_DATES = ("created_at", "updated_at", "resolved_at")
 
 # The issue's label names, as the list shows them (by name), joined for the labels column.
 _LABELS_SQL = (
@@ -35,23 +39,29 @@ class _Line:
         return text
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return csv_cell_out(value)
-
-
 def issues_csv(queryset: QuerySet[Issue]) -> Iterator[str]:
-    """The CSV lines (header first) of `queryset`, filtered and ordered by the caller."""
+    """The CSV of `queryset`, filtered and ordered by the caller: its header line, then its
+    rows, PIECE_ROWS lines at a time."""
     writer = csv.writer(_Line())
     yield writer.writerow(CSV_EXPORT_COLUMNS)
+    text = {
+        f"{name}_text": RawSQL(f'tracker_isoformat("issues"."{name}", %s)', ("UTC",), TextField())
+        for name in _DATES
+    }
+    text["labels_text"] = RawSQL(_LABELS_SQL, (CSV_LABEL_SEPARATOR,), TextField())
     rows = (
         queryset.prefetch_related(None)
-        .annotate(labels_text=RawSQL(_LABELS_SQL, (CSV_LABEL_SEPARATOR,), TextField()))
-        .values_list(*(c if c != "labels" else "labels_text" for c in CSV_EXPORT_COLUMNS))
+        .annotate(**text)
+        .values_list(*(f"{c}_text" if f"{c}_text" in text else c for c in CSV_EXPORT_COLUMNS))
     )
     # A transaction of its own: the cursor then streams, where outside one PostgreSQL would
     # hold (materialise) the whole result before the first row.
     with transaction.atomic():
+        piece: list[str] = []
         for row in rows.iterator(chunk_size=CHUNK_ROWS):
-            yield writer.writerow([_cell(value) for value in row])
+            piece.append(writer.writerow([csv_cell_out(value) for value in row]))
+            if len(piece) == PIECE_ROWS:
+                yield "".join(piece)
+                piece.clear()
+        if piece:
+            yield "".join(piece)
