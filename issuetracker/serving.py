@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import logging
 import os
 import sys
 import tempfile
@@ -43,6 +44,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+logger = logging.getLogger(__name__)
 
 MEMORY_BYTES = 1024 * 1024
 # A streamed answer's temporary files hold this much each, and the loop sends at most
@@ -81,13 +84,21 @@ class DiskBudget:
 class _Segment:
     """A temporary file of an answer's chunks: written at its end, read from its start."""
 
-    __slots__ = ("file", "read", "written")
+    __slots__ = ("file", "read", "writing", "written")
 
     def __init__(self) -> None:
         # Unnamed (on Linux): nothing is left behind, even by a process that is killed.
         self.file = tempfile.TemporaryFile()  # noqa: SIM115
         self.written = 0
         self.read = 0
+        self.writing = False  # the thread is writing past `written`, outside the lock
+
+    def write(self, data: bytes) -> None:
+        """Write `data` past `written` (which the caller then moves), however many calls the
+        system takes for it."""
+        done = 0
+        while done < len(data):
+            done += os.pwrite(self.file.fileno(), memoryview(data)[done:], self.written + done)
 
 
 class Spool:
@@ -95,7 +106,9 @@ class Spool:
     event loop sending it (`drain`). Its chunks wait in memory up to MEMORY_BYTES, then in
     temporary files within `budget`, for as long as the client takes; the thread waits
     only when both are full. Once the answer spills to disk, it stays on disk until the
-    client has caught up: its files are few, and each is deleted as soon as it is sent."""
+    client has caught up: its files are few, and each is deleted as soon as it is sent.
+    The thread writes the files outside the lock, so a slow disk never holds up the loop;
+    the loop reads what was written a moment ago, which the page cache still holds."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, budget: DiskBudget) -> None:
         self._loop = loop
@@ -104,7 +117,8 @@ class Spool:
         self._items: deque[bytes | _Segment] = deque()
         self._memory = 0
         self._segments = 0
-        self._end: bool | BaseException = False  # True once finished; an error if it failed
+        self._finished = False
+        self._error: BaseException | None = None  # the thread's, raised after what it made
         self._gone = False  # the client went away: nothing more is wanted
         self._loop_waits = False
         self._arrived = asyncio.Event()
@@ -123,27 +137,47 @@ class Spool:
                 ):
                     self._items.append(chunk)
                     self._memory += len(chunk)
-                    break
+                    self._wake_loop()
+                    return
                 if self._budget.take(len(chunk)):
-                    self._write(chunk)
                     break
-                self._changed.wait()
+                # Room comes from this answer's client, or from another answer's: the budget
+                # is the process's, so look again now and then.
+                self._changed.wait(timeout=0.1)
+            tail = self._items[-1] if self._items else None
+            if isinstance(tail, _Segment) and tail.written < SEGMENT_BYTES:
+                segment: _Segment | None = tail
+                tail.writing = True
+            else:
+                segment = None
+        try:
+            if segment is None:
+                segment = _Segment()
+                segment.writing = True
+                with self._changed:
+                    self._items.append(segment)
+                    self._segments += 1
+            segment.write(chunk)
+        except BaseException:
+            self._budget.give_back(len(chunk))
+            if segment is not None:
+                with self._changed:
+                    segment.writing = False
+            raise
+        with self._changed:
+            segment.writing = False
+            segment.written += len(chunk)
+            if self._gone:  # while the file was written: what _close left is freed here
+                self._release()
+                raise ClientGone()
             self._wake_loop()
 
     def finish(self, error: BaseException | None = None) -> None:
         """The answer is complete, or failed with `error` after what was put."""
         with self._changed:
-            self._end = error or True
+            self._finished = True
+            self._error = error
             self._wake_loop()
-
-    def _write(self, chunk: bytes) -> None:
-        tail = self._items[-1] if self._items else None
-        if not isinstance(tail, _Segment) or tail.written >= SEGMENT_BYTES:
-            tail = _Segment()
-            self._items.append(tail)
-            self._segments += 1
-        os.pwrite(tail.file.fileno(), chunk, tail.written)
-        tail.written += len(chunk)
 
     def _wake_loop(self) -> None:
         if self._loop_waits:
@@ -171,25 +205,30 @@ class Spool:
         """The next SEND_BYTES at most of the answer, waiting for them; None at its end."""
         while True:
             with self._changed:
-                if self._items and isinstance(self._items[0], bytes):
+                head = self._items[0] if self._items else None
+                if isinstance(head, bytes):
                     return self._take_memory()
-                segment = self._items[0] if self._items else None
-                if isinstance(segment, _Segment):
-                    offset = segment.read
-                    size = min(segment.written - offset, SEND_BYTES)
+                if head is not None and head.read < head.written:
+                    segment, offset = head, head.read
+                    size = min(head.written - offset, SEND_BYTES)
                     break
-                if self._end is True:
+                if head is not None and not head.writing:
+                    self._drop_first()  # all sent, and the thread writes to it no more
+                    continue
+                if head is None and self._finished:
+                    if self._error is not None:
+                        raise self._error
                     return None
-                elif self._end:
-                    raise self._end
                 self._loop_waits = True
                 self._arrived.clear()
             await self._arrived.wait()
         # Outside the lock: the thread only ever writes past `written`.
         data = os.pread(segment.file.fileno(), size, offset)
+        if len(data) != size:
+            raise OSError(f"a spool file gave {len(data)} bytes of {size}")
         with self._changed:
             segment.read += len(data)
-            if segment.read == segment.written:
+            if segment.read == segment.written and not segment.writing:
                 # All of it is sent: gone, even if it is the file the thread writes to,
                 # which then starts a new one or, the client having caught up, memory again.
                 self._drop_first()
@@ -220,21 +259,26 @@ class Spool:
         more is wanted."""
         with self._changed:
             self._gone = True
-            while self._items:
-                if isinstance(self._items[0], _Segment):
-                    self._drop_first()
-                else:
-                    self._items.popleft()
-            self._memory = 0
+            self._release()
             self._changed.notify_all()
+
+    def _release(self) -> None:
+        """Free what is left, except a file the thread is writing (it frees that itself)."""
+        while self._items:
+            head = self._items[0]
+            if isinstance(head, _Segment):
+                if head.writing:
+                    break
+                self._drop_first()
+            else:
+                self._items.popleft()
+        self._memory = 0
 
 
 async def _send_within_deadline(send: Send, message: Message) -> None:
     try:
         await asyncio.wait_for(send(message), SEND_DEADLINE)
-    except TimeoutError as exc:
-        raise ClientGone() from exc
-    except Exception as exc:  # the transport's own error for a closed connection
+    except Exception as exc:  # the deadline, or the transport's error for a closed connection
         raise ClientGone() from exc
 
 
@@ -340,35 +384,55 @@ class WSGIBridge:
             return pending
 
         iterable = self.app(environ, start_response)
-        try:
-            if getattr(iterable, "streaming", True) is False:
-                return [*start_once(), _body(b"".join(iterable), more=False)]
-            spool = Spool(loop, self.disk)
-            sending = None
+        if getattr(iterable, "streaming", True) is False:
             try:
-                for chunk in iterable:
-                    if chunk:
-                        if sending is None:
-                            drain = spool.drain(send, start_once())
-                            sending = asyncio.run_coroutine_threadsafe(drain, loop)
-                        spool.put(chunk)
-            except ClientGone:
-                pass
-            except BaseException as exc:
-                if sending is None:
-                    raise
-                spool.finish(exc)  # raised by the sending, after what was made before it
-            else:
-                if sending is None:
-                    sending = asyncio.run_coroutine_threadsafe(
-                        spool.drain(send, start_once()), loop
-                    )
-                spool.finish()
-            return sending if sending is not None else []  # [] if the app's write() failed
-        finally:
-            close = getattr(iterable, "close", None)
-            if close is not None:
-                close()
+                return [*start_once(), _body(b"".join(iterable), more=False)]
+            finally:
+                _close(iterable)
+        return self._stream(iterable, start_once, loop, send)
+
+    def _stream(
+        self,
+        iterable: Iterable[bytes],
+        start_once: Callable[[], list[Message]],
+        loop: asyncio.AbstractEventLoop,
+        send: Send,
+    ) -> list[Message] | concurrent.futures.Future[None]:
+        """Make a streamed answer into a spool, which the loop sends from as it fills: what
+        is returned is that sending ([] if there is nothing to send)."""
+        spool = Spool(loop, self.disk)
+        sending: concurrent.futures.Future[None] | None = None
+
+        def start_sending() -> concurrent.futures.Future[None]:
+            return asyncio.run_coroutine_threadsafe(spool.drain(send, start_once()), loop)
+
+        try:
+            for chunk in iterable:
+                if chunk:
+                    sending = sending or start_sending()
+                    spool.put(chunk)
+        except ClientGone:
+            pass
+        except BaseException as exc:
+            if sending is None:  # nothing is sent yet: fails as a whole answer does
+                _close(iterable)
+                raise
+            spool.finish(exc)  # raised by the sending, after what was made before it
+        else:
+            sending = sending or start_sending()
+            spool.finish()
+        try:
+            _close(iterable)
+        except Exception:
+            # The answer is made and on its way: it is not cut short for this.
+            logger.exception("Closing a streamed answer failed")
+        return sending if sending is not None else []  # [] if the app's write() failed
+
+
+def _close(iterable: Iterable[bytes]) -> None:
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        close()
 
 
 def _body(data: bytes, *, more: bool) -> Message:

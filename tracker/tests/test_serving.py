@@ -4,6 +4,7 @@ servers for the corner cases, and once with the real server and clients that tri
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from issuetracker import serving
-from issuetracker.serving import WSGIBridge
+from issuetracker.serving import DiskBudget, Spool, WSGIBridge
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -264,12 +265,9 @@ def test_a_stalled_reader_costs_disk_within_the_budget_until_the_deadline(small_
     assert bridge.disk.used == 0
 
 
-def test_an_answer_failing_halfway_stops_short_of_its_end_and_the_error_is_raised(
-    small_spool,
-):
-    closed = threading.Event()
-    bridge = WSGIBridge(counting_app(100, closed, fail_after=60), threads=1, max_bytes=1000)
-    sent: list[dict] = []
+def read_slowly(bridge: WSGIBridge, sent: list[dict]) -> None:
+    """A GET through `bridge` by a client taking a millisecond over each message. What it
+    received is in `sent`, also when the bridge raises."""
 
     async def run():
         async def receive():
@@ -281,12 +279,98 @@ def test_an_answer_failing_halfway_stops_short_of_its_end_and_the_error_is_raise
 
         await bridge({"type": "http", **SCOPE}, receive, send)
 
+    in_own_thread(run())
+
+
+def body_of(sent: list[dict]) -> bytes:
+    return b"".join(message.get("body", b"") for message in sent)
+
+
+def test_an_answer_failing_halfway_stops_short_of_its_end_and_the_error_is_raised(
+    small_spool,
+):
+    closed = threading.Event()
+    bridge = WSGIBridge(counting_app(100, closed, fail_after=60), threads=1, max_bytes=1000)
+    sent: list[dict] = []
     with pytest.raises(RuntimeError, match="failed halfway"):
-        in_own_thread(run())
-    assert b"".join(message.get("body", b"") for message in sent) == counted(60)
+        read_slowly(bridge, sent)
+    assert body_of(sent) == counted(60)
     assert all(message.get("more_body", True) for message in sent)
     assert closed.is_set()
     assert bridge.disk.used == 0
+
+
+def test_spool_files_are_whole_however_short_the_system_writes(small_spool, monkeypatch):
+    write = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: write(fd, data[:333], offset))
+    bridge = WSGIBridge(counting_app(200, threading.Event()), threads=1, max_bytes=1000)
+    sent: list[dict] = []
+    read_slowly(bridge, sent)
+    assert body_of(sent) == counted(200)
+    assert sent[-1]["more_body"] is False
+    assert bridge.disk.used == 0
+
+
+def test_a_full_disk_ends_the_answer_short_and_gives_its_budget_back(small_spool, monkeypatch):
+    write = os.pwrite
+    writes = []
+
+    def pwrite(fd, data, offset):
+        writes.append(offset)
+        if len(writes) == 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    closed = threading.Event()
+    bridge = WSGIBridge(counting_app(300, closed), threads=1, max_bytes=1000)
+    sent: list[dict] = []
+    with pytest.raises(OSError, match="No space"):
+        read_slowly(bridge, sent)
+    assert counted(300).startswith(body_of(sent))
+    assert all(message.get("more_body", True) for message in sent)
+    assert closed.is_set()
+    assert bridge.disk.used == 0
+
+
+def test_a_made_answer_is_sent_whole_even_if_closing_it_fails(small_spool, caplog):
+    app = counting_app(50, threading.Event())
+
+    def failing_close(environ, start_response):
+        answer = app(environ, start_response)
+        answer.close = lambda: 1 / 0
+        return answer
+
+    sent: list[dict] = []
+    read_slowly(WSGIBridge(failing_close, threads=1, max_bytes=1000), sent)
+    assert body_of(sent) == counted(50)
+    assert sent[-1]["more_body"] is False
+    assert "Closing a streamed answer failed" in caplog.text
+
+
+def test_room_another_answer_frees_on_disk_goes_to_a_thread_waiting_for_it(small_spool):
+    """Two answers share the budget: one fills it, and the other's thread waits until the
+    first one's client goes away, not until its own client reads."""
+    loop = asyncio.new_event_loop()
+    budget = DiskBudget(60_000)
+    hog, waiting = Spool(loop, budget), Spool(loop, budget)
+    for _ in range(80):  # 20,000 bytes in memory, then 60,000 on disk: the whole budget
+        hog.put(b"x" * 1000)
+    assert budget.used == 60_000
+    thread = threading.Thread(target=lambda: [waiting.put(b"y" * 1000) for _ in range(21)])
+    thread.start()
+    try:
+        thread.join(0.5)
+        assert thread.is_alive()  # its memory is full, and the disk too
+        hog._close()  # as when its client goes away
+        thread.join(2)
+        assert not thread.is_alive()
+        assert budget.used == 1000
+    finally:
+        waiting._close()
+        thread.join(2)
+        loop.close()
+    assert budget.used == 0
 
 
 def in_own_thread(coroutine):
