@@ -160,14 +160,17 @@ class Spool:
             segment.write(chunk)
         except BaseException:
             self._budget.give_back(len(chunk))
-            if segment is not None:
-                with self._changed:
-                    segment.writing = False
+            self._wrote(segment, 0)
             raise
+        self._wrote(segment, len(chunk))
+
+    def _wrote(self, segment: _Segment | None, size: int) -> None:
+        """After the thread's write of `size` bytes to `segment` (0: it failed)."""
         with self._changed:
-            segment.writing = False
-            segment.written += len(chunk)
-            if self._gone:  # while the file was written: what _close left is freed here
+            if segment is not None:
+                segment.writing = False
+                segment.written += size
+            if self._gone:  # the client left during the write: what _close left goes now
                 self._release()
                 raise ClientGone()
             self._wake_loop()

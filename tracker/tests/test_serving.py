@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from issuetracker import serving
-from issuetracker.serving import DiskBudget, Spool, WSGIBridge
+from issuetracker.serving import ClientGone, DiskBudget, Spool, WSGIBridge
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -370,6 +370,41 @@ def test_room_another_answer_frees_on_disk_goes_to_a_thread_waiting_for_it(small
         waiting._close()
         thread.join(2)
         loop.close()
+    assert budget.used == 0
+
+
+def test_a_client_leaving_during_a_failing_write_leaves_no_file_and_no_budget_taken(
+    small_spool, monkeypatch
+):
+    loop = asyncio.new_event_loop()
+    budget = DiskBudget(1_000_000)
+    spool = Spool(loop, budget)
+    for _ in range(21):  # 20,000 bytes in memory, then a file
+        spool.put(b"x" * 1000)
+    writing, go_on = threading.Event(), threading.Event()
+
+    def failing_write(fd, data, offset):
+        writing.set()
+        go_on.wait(5)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", failing_write)
+    raised: list[BaseException] = []
+
+    def put() -> None:
+        try:
+            spool.put(b"y" * 1000)
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=put)
+    thread.start()
+    assert writing.wait(5)
+    spool._close()  # as when the client goes away, while the thread writes
+    go_on.set()
+    thread.join(5)
+    loop.close()
+    assert [type(exc) for exc in raised] == [ClientGone]
     assert budget.used == 0
 
 
