@@ -11,6 +11,7 @@ from typing import Any
 from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils import html
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from tracker.models import Comment, Issue, IssueEvent, User
@@ -85,6 +86,17 @@ class TextInput(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+class BooleanInput(serializers.BooleanField):
+    """true or false. In JSON only JSON's own: `{"all": 0}` or `{"all": "yes"}` is refused,
+    as the schema says, where DRF's field would read them as false and true. A browsable-API
+    form sends its checkbox as text, which is read as DRF reads it."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool) and not html.is_html_input(self.root.initial_data):
+            self.fail("invalid", input=data)
+        return super().to_internal_value(data)
 
 
 class RequiredText(TextInput):
@@ -251,14 +263,14 @@ class UserInput(StrictInput):
         allow_null=True,
         help_text="Where notifications are sent; empty or null for none. Unique.",
     )
-    email_notifications = serializers.BooleanField(required=False)
+    email_notifications = BooleanInput(required=False)
 
 
 class UserUpdateInput(StrictInput):
     ignored_fields = frozenset({"id"})
     name = RequiredText(limit=USER_NAME_MAX, required=False)
     email = TextInput(required=False, allow_null=True)
-    email_notifications = serializers.BooleanField(required=False)
+    email_notifications = BooleanInput(required=False)
 
 
 class UserOutput(serializers.ModelSerializer):

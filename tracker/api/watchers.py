@@ -122,7 +122,7 @@ class NotificationReadInput(s.StrictInput):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
     )
-    all = serializers.BooleanField(required=False, default=False)
+    all = s.BooleanInput(required=False, default=False)
 
     def validate(self, data: dict) -> dict:
         if not data.get("all") and not data.get("ids"):

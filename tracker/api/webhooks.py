@@ -16,7 +16,7 @@ from tracker.services import webhooks
 
 from .pagination import IdPagination, NewestFirst
 from .schema import errors
-from .serializers import StrictInput
+from .serializers import BooleanInput, StrictInput
 from .views import TrackerView
 
 
@@ -31,7 +31,7 @@ class WebhookInput(StrictInput):
         required=False,
         help_text="The events to send; empty or absent for all.",
     )
-    active = serializers.BooleanField(required=False)
+    active = BooleanInput(required=False)
 
 
 class WebhookPatch(WebhookInput):

@@ -71,6 +71,13 @@ def test_patch_sets_and_clears_the_address_in_open_mode(api):
     assert (ann.email, ann.email_notifications) == (None, False)
     bad = api.patch(f"/users/{ann.pk}", {"emial": "x"}, format="json")
     assert (bad.status_code, bad.json()["code"]) == (400, "unknown_field")
+    for number_or_text in (0, 1, "yes"):
+        bad = api.patch(f"/users/{ann.pk}", {"email_notifications": number_or_text}, format="json")
+        assert (bad.status_code, bad.json()["code"]) == (400, "invalid")
+    # A form (the browsable API's) sends its checkbox as text.
+    assert api.patch(f"/users/{ann.pk}", {"email_notifications": "true"}).status_code == 200
+    ann.refresh_from_db()
+    assert ann.email_notifications is True
 
 
 def test_patch_needs_the_user_or_staff_when_auth_is_required(api, settings):

@@ -357,7 +357,12 @@ def test_room_another_answer_frees_on_disk_goes_to_a_thread_waiting_for_it(small
     for _ in range(80):  # 20,000 bytes in memory, then 60,000 on disk: the whole budget
         hog.put(b"x" * 1000)
     assert budget.used == 60_000
-    thread = threading.Thread(target=lambda: [waiting.put(b"y" * 1000) for _ in range(21)])
+
+    def fill() -> None:
+        for _ in range(21):  # the last one needs the disk
+            waiting.put(b"y" * 1000)
+
+    thread = threading.Thread(target=fill)
     thread.start()
     try:
         thread.join(0.5)

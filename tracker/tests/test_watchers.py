@@ -292,7 +292,11 @@ def test_mark_read_by_ids_or_all_and_filter_unread(api):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"ids": []}, {"ids": ["x"]}, {"ids": [0]}, {"all": "maybe"}, {"nope": 1}, [1]],
+    [
+        *({}, {"ids": []}, {"ids": ["x"]}, {"ids": [0]}, {"nope": 1}, [1]),
+        # Only JSON's own true and false: the schema allows nothing else.
+        *({"all": "maybe"}, {"all": 0}, {"all": 1, "ids": [1]}, {"all": "true"}),
+    ],
 )
 def test_mark_read_refuses_bad_input_with_400(api, body):
     api.force_authenticate(person("Liam"))
