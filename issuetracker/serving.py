@@ -189,10 +189,11 @@ class Spool:
 
     # The loop's side.
 
-    async def drain(self, send: Send, start: list[Message]) -> None:
+    async def drain(self, send: Send, receive: Receive, start: list[Message]) -> None:
         """Send `start`, the chunks as they come and the answer's end. A client that goes
         away or accepts nothing for SEND_DEADLINE seconds ends it short of its end; so does
         the thread's failure, which is then raised here."""
+        watching = asyncio.ensure_future(self._watch(receive))
         try:
             for message in start:
                 await _send_within_deadline(send, message)
@@ -202,12 +203,26 @@ class Spool:
         except ClientGone:
             pass
         finally:
+            watching.cancel()
             self._close()
+
+    async def _watch(self, receive: Receive) -> None:
+        """Stop the answer as soon as its client goes away: the server says so through
+        `receive`, where a send to a closed connection may pass without an error (granian
+        logs it), and the thread would make the whole answer for no one."""
+        if (await receive())["type"] != "http.disconnect":
+            return  # a server that has nothing more to say: sends alone will tell
+        with self._changed:
+            self._gone = True
+            self._changed.notify_all()
+        self._arrived.set()
 
     async def _next(self) -> bytes | None:
         """The next SEND_BYTES at most of the answer, waiting for them; None at its end."""
         while True:
             with self._changed:
+                if self._gone:
+                    raise ClientGone()
                 head = self._items[0] if self._items else None
                 if isinstance(head, bytes):
                     return self._take_memory()
@@ -335,7 +350,9 @@ class WSGIBridge:
             body.seek(0)
             environ = _environ(scope, body, size)
             loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(self.pool, self._respond, environ, loop, send)
+            answer = await loop.run_in_executor(
+                self.pool, self._respond, environ, loop, send, receive
+            )
             if isinstance(answer, list):
                 # An answer already whole in memory comes back to be sent from here: one hop
                 # between the threads instead of one per message.
@@ -347,7 +364,11 @@ class WSGIBridge:
             body.close()
 
     def _respond(
-        self, environ: dict[str, Any], loop: asyncio.AbstractEventLoop, send: Send
+        self,
+        environ: dict[str, Any],
+        loop: asyncio.AbstractEventLoop,
+        send: Send,
+        receive: Receive,
     ) -> list[Message] | concurrent.futures.Future[None]:
         """Run the WSGI app in this pool thread. An answer whose body is already in memory
         (Django's non-streaming responses) is returned whole, for the loop to send. A
@@ -392,7 +413,7 @@ class WSGIBridge:
                 return [*start_once(), _body(b"".join(iterable), more=False)]
             finally:
                 _close(iterable)
-        return self._stream(iterable, start_once, loop, send)
+        return self._stream(iterable, start_once, loop, send, receive)
 
     def _stream(
         self,
@@ -400,6 +421,7 @@ class WSGIBridge:
         start_once: Callable[[], list[Message]],
         loop: asyncio.AbstractEventLoop,
         send: Send,
+        receive: Receive,
     ) -> list[Message] | concurrent.futures.Future[None]:
         """Make a streamed answer into a spool, which the loop sends from as it fills: what
         is returned is that sending ([] if there is nothing to send)."""
@@ -407,7 +429,8 @@ class WSGIBridge:
         sending: concurrent.futures.Future[None] | None = None
 
         def start_sending() -> concurrent.futures.Future[None]:
-            return asyncio.run_coroutine_threadsafe(spool.drain(send, start_once()), loop)
+            drain = spool.drain(send, receive, start_once())
+            return asyncio.run_coroutine_threadsafe(drain, loop)
 
         try:
             for chunk in iterable:

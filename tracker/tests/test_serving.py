@@ -154,6 +154,34 @@ def test_a_client_that_stops_reading_a_streamed_answer_frees_the_thread(monkeypa
     assert time.monotonic() - started < 5
 
 
+def test_a_client_gone_stops_the_answer_even_where_sending_to_it_raises_nothing():
+    """Granian tells of a closed connection through receive(); a send to it passes without
+    an error. The thread must stop all the same, not make an endless answer for no one."""
+    closed = threading.Event()
+    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=100_000)
+    sent: list[dict] = []
+
+    async def run():
+        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive():
+            if messages:
+                return messages.pop()
+            await asyncio.sleep(0.2)
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            await asyncio.sleep(0.001)
+            sent.append(message)
+
+        await bridge({"type": "http", **SCOPE}, receive, send)
+
+    in_own_thread(run())
+    assert closed.wait(5)
+    assert all(message.get("more_body", True) for message in sent)
+    assert bridge.disk.used == 0
+
+
 def counting_app(chunks: int, closed: threading.Event, *, fail_after: int | None = None):
     """A WSGI app streaming `chunks` numbered chunks of 1,000 bytes (failing after
     `fail_after` of them); `closed` is set when it is closed."""
