@@ -377,18 +377,13 @@ class WSGIBridge:
         start: list[Message] = []
 
         def emit(*messages: Message) -> None:
+            """Send from this thread (the app's `write()`, which Django does not use)."""
+
             async def sending() -> None:
                 for message in messages:
-                    await send(message)
+                    await _send_within_deadline(send, message)
 
-            sent = asyncio.run_coroutine_threadsafe(sending(), loop)
-            try:
-                sent.result(timeout=SEND_DEADLINE)
-            except concurrent.futures.TimeoutError as exc:
-                sent.cancel()
-                raise ClientGone() from exc
-            except Exception as exc:  # the transport's own error for a closed connection
-                raise ClientGone() from exc
+            asyncio.run_coroutine_threadsafe(sending(), loop).result()
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
             start[:] = [
