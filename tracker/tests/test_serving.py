@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import os
 import socket
 import subprocess
@@ -112,29 +113,32 @@ def test_a_body_over_the_limit_is_a_413_without_running_the_app():
     assert ran == []
 
 
-def endless_app(closed: threading.Event):
-    """A WSGI app streaming an answer that never ends; `closed` is set when it is closed."""
+def counting_app(chunks: int | None, closed: threading.Event, *, fail_after: int | None = None):
+    """A WSGI app streaming `chunks` numbered chunks of 1,000 bytes (None: for ever;
+    failing after `fail_after` of them); `closed` is set when it is closed."""
 
-    class Endless:
+    class Counting:
         streaming = True
 
         def __iter__(self) -> Iterator[bytes]:
-            while True:
-                yield b"x" * 1000
+            for n in range(chunks) if chunks is not None else itertools.count():
+                if n == fail_after:
+                    raise RuntimeError("the answer failed halfway")
+                yield f"{n:09d}\n".encode() * 100
 
         def close(self) -> None:
             closed.set()
 
     def app(environ, start_response):
         start_response("200 OK", [])
-        return Endless()
+        return Counting()
 
     return app
 
 
 def test_a_client_leaving_a_streamed_answer_frees_the_thread():
     closed = threading.Event()
-    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=100_000)
+    bridge = WSGIBridge(counting_app(None, closed), threads=1, max_bytes=1000, spool_bytes=100_000)
     sent = call(bridge, SCOPE, [b""], disconnect_after=5)
     assert len(sent) == 5
     assert closed.wait(5)
@@ -145,7 +149,7 @@ def test_a_client_leaving_a_streamed_answer_frees_the_thread():
 def test_a_client_that_stops_reading_a_streamed_answer_frees_the_thread(monkeypatch):
     monkeypatch.setattr(serving, "SEND_DEADLINE", 0.2)
     closed = threading.Event()
-    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=100_000)
+    bridge = WSGIBridge(counting_app(None, closed), threads=1, max_bytes=1000, spool_bytes=100_000)
     started = time.monotonic()
     sent = call(bridge, SCOPE, [b""], stall_after=3)
     # The answer's start and two chunks went out; the third was never accepted.
@@ -158,7 +162,7 @@ def test_a_client_gone_stops_the_answer_even_where_sending_to_it_raises_nothing(
     """Granian tells of a closed connection through receive(); a send to it passes without
     an error. The thread must stop all the same, not make an endless answer for no one."""
     closed = threading.Event()
-    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=100_000)
+    bridge = WSGIBridge(counting_app(None, closed), threads=1, max_bytes=1000, spool_bytes=100_000)
     sent: list[dict] = []
 
     async def run():
@@ -180,29 +184,6 @@ def test_a_client_gone_stops_the_answer_even_where_sending_to_it_raises_nothing(
     assert closed.wait(5)
     assert all(message.get("more_body", True) for message in sent)
     assert bridge.disk.used == 0
-
-
-def counting_app(chunks: int, closed: threading.Event, *, fail_after: int | None = None):
-    """A WSGI app streaming `chunks` numbered chunks of 1,000 bytes (failing after
-    `fail_after` of them); `closed` is set when it is closed."""
-
-    class Counting:
-        streaming = True
-
-        def __iter__(self) -> Iterator[bytes]:
-            for n in range(chunks):
-                if n == fail_after:
-                    raise RuntimeError("the answer failed halfway")
-                yield f"{n:09d}\n".encode() * 100
-
-        def close(self) -> None:
-            closed.set()
-
-    def app(environ, start_response):
-        start_response("200 OK", [])
-        return Counting()
-
-    return app
 
 
 def counted(chunks: int) -> bytes:
@@ -270,7 +251,7 @@ def test_a_slow_reader_holds_no_thread_and_gets_the_whole_answer_in_order(small_
 def test_a_stalled_reader_costs_disk_within_the_budget_until_the_deadline(small_spool, monkeypatch):
     monkeypatch.setattr(serving, "SEND_DEADLINE", 0.5)
     closed = threading.Event()
-    bridge = WSGIBridge(endless_app(closed), threads=1, max_bytes=1000, spool_bytes=120_000)
+    bridge = WSGIBridge(counting_app(None, closed), threads=1, max_bytes=1000, spool_bytes=120_000)
     used: list[int] = []
 
     async def run():
