@@ -12,7 +12,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 
 from tracker import pagination, services
-from tracker.models import Notification
+from tracker.models import Comment, Notification
 
 from .factories import UserFactory
 from .threads import returned, run_together
@@ -307,3 +307,55 @@ def test_a_comment_waiting_for_an_assignment_notifies_the_new_assignee():
     commenting.join(10)
     reasons = Notification.objects.filter(recipient=bob, event="comment_added")
     assert list(reasons.values_list("reason", flat=True)) == ["assignee"]
+
+
+def comments_document(issue_id: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT comments_search::text FROM issues WHERE id = %s", [issue_id])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["edit", "delete"])
+def test_a_comment_committing_while_another_is_changed_stays_in_the_search_document(change):
+    """Editing or deleting a comment rebuilds its issue's comments' document from the
+    comments. When that rebuild waited for a new comment's commit (which appends the new
+    comment's words to the same row), it reads the comments again after the wait: it would
+    otherwise write back a document from before the new comment, which then could not be
+    found by its words until the next change."""
+    ann = UserFactory.create(name="Ann")
+    issue = services.issue_create(title="Busy issue")
+    old = services.comment_add(issue_id=issue.pk, body="an old walrus", author_id=ann.pk)
+
+    def comment() -> None:
+        # The new comment's words enter the document now rather than at its commit, so
+        # that its transaction holds the issue's row for as long as the test needs.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS comments_search_insert IMMEDIATE")
+        services.comment_add(issue_id=issue.pk, body="a new pelican", author_id=ann.pk)
+
+    def rebuild() -> None:
+        try:
+            with transaction.atomic():
+                comments = Comment.objects.filter(pk=old.pk)
+                if change == "edit":
+                    comments.update(body="an edited walrus")
+                else:
+                    comments.delete()
+        finally:
+            connections["default"].close()
+
+    commenting, commented, release = held_open(comment)
+    try:
+        assert commented.wait(10)
+        rebuilding = threading.Thread(target=rebuild)
+        rebuilding.start()
+        rebuilding.join(1)
+        assert rebuilding.is_alive()  # it waits for the new comment's row lock
+    finally:
+        release.set()
+        commenting.join(10)
+    rebuilding.join(10)
+    document = comments_document(issue.pk)
+    assert "pelican" in document
+    assert ("walrus" in document) == (change == "edit")
