@@ -1,4 +1,4 @@
-"""The admin: users (with passwords and staff rights), labels, and a read-mostly view of
+"""The admin: users (with passwords and staff rights), labels, a read-mostly view of
 issues whose edits go through the services, so they bump the version and write events."""
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from .models import (
     JobFailure,
     Label,
     Notification,
+    SavedView,
     User,
+    Watch,
     Webhook,
     WebhookDelivery,
 )
@@ -353,6 +355,31 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_select_related = ("recipient", "issue")
     search_fields = ("recipient__name", "recipient__email")
     raw_id_fields = ("recipient", "issue", "actor")
+
+
+class DeleteOnlyAdmin(ReadOnlyAdmin):
+    """Rows their owners make in the app: shown, and removable (a watcher who should hear
+    no more, a view nobody needs), never written here."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
+
+@admin.register(Watch)
+class WatchAdmin(DeleteOnlyAdmin):
+    list_display = ("issue", "user", "created_at")
+    list_select_related = ("issue", "user")
+    search_fields = ("user__name", "user__username", "issue__title")
+    raw_id_fields = ("issue", "user")
+    show_full_result_count = False
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(DeleteOnlyAdmin):
+    list_display = ("name", "owner", "query", "created_at")
+    list_select_related = ("owner",)
+    search_fields = ("name", "owner__name", "owner__username")
+    raw_id_fields = ("owner",)
 
 
 @admin.register(JobFailure)

@@ -1,11 +1,12 @@
-"""The admin saves issues and labels through the services."""
+"""The admin saves issues and labels through the services, and shows watchers and saved views."""
 
 from __future__ import annotations
 
 import pytest
 
 from tracker import services
-from tracker.models import Issue, IssueEvent, Label, User
+from tracker.models import Issue, IssueEvent, Label, SavedView, User, Watch
+from tracker.services import saved_views, watchers
 
 from .factories import UserFactory
 
@@ -147,11 +148,46 @@ def test_admin_user_e_mail_is_stored_as_the_services_store_it(admin_client):
         "/admin/tracker/user/",
         "/admin/tracker/label/",
         "/admin/tracker/notification/",
+        "/admin/tracker/watch/",
+        "/admin/tracker/savedview/",
     ],
 )
 def test_admin_lists_load(admin_client, path):
-    services.issue_create(title="x", labels=["a"])
+    issue = services.issue_create(title="x", labels=["a"], actor=admin_client.admin)
+    saved_views.saved_view_create(owner=admin_client.admin, name="Open", query="status=open")
+    assert Watch.objects.filter(issue=issue).exists()
     assert admin_client.get(path).status_code == 200
+
+
+def test_admin_shows_watchers_and_saved_views_and_removes_them_without_editing(admin_client):
+    ann = UserFactory.create(name="Ann Watcher")
+    issue = services.issue_create(title="Watched issue")
+    watchers.watch_add(issue_id=issue.pk, user_id=ann.pk)
+    view = saved_views.saved_view_create(owner=ann, name="Mine", query="assignee_id=1")
+    watch = Watch.objects.get(issue=issue, user=ann)
+
+    listed = admin_client.get("/admin/tracker/watch/?q=Ann").content.decode()
+    assert "Watched issue" in listed and "Ann Watcher" in listed
+    listed = admin_client.get("/admin/tracker/savedview/?q=Mine").content.decode()
+    assert "assignee_id=1" in listed
+
+    for path in ("/admin/tracker/watch/add/", "/admin/tracker/savedview/add/"):
+        assert admin_client.get(path).status_code == 403
+    assert (
+        admin_client.post(
+            f"/admin/tracker/savedview/{view.pk}/change/", {"name": "Renamed", "owner": ann.pk}
+        ).status_code
+        == 403
+    )
+    view.refresh_from_db()
+    assert view.name == "Mine"
+
+    response = admin_client.post(f"/admin/tracker/watch/{watch.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Watch.objects.filter(pk=watch.pk).exists()
+    response = admin_client.post(f"/admin/tracker/savedview/{view.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not SavedView.objects.filter(pk=view.pk).exists()
 
 
 def test_admin_edit_without_the_loaded_version_saves_nothing(admin_client):
