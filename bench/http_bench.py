@@ -15,7 +15,9 @@ The tracker runs on a scratch database, `issuetracker_bench_http_<random>`, made
 run and dropped after it (a name of its own, so that two runs at once do not collide).
 Every workload step is the same for both servers: 20 users, 300 issues, a 20,000-row CSV
 import over HTTP, then wrk on each endpoint; PATCH sends each request to an issue that has
-not been changed yet, so every one of them is a success.
+not been changed yet, so every one of them is a success. Both servers are seeded first; then
+they take turns endpoint by endpoint, so that a ratio compares two measurements seconds
+apart rather than minutes.
 """
 
 from __future__ import annotations
@@ -64,7 +66,31 @@ def upload_csv(base: str, text: str, *, filename: str = "bulk.csv") -> dict:
         return json.loads(response.read())
 
 
+def cpu_busy(seconds: float) -> float:
+    """The share of the machine's CPU time that was busy over the next `seconds`."""
+
+    def times() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    idle, total = times()
+    time.sleep(seconds)
+    idle_after, total_after = times()
+    return 1 - (idle_after - idle) / max(total_after - total, 1)
+
+
+def settle(limit: float = 60.0) -> None:
+    """Wait (up to `limit` seconds) until the machine is nearly idle: a server may still be
+    working off requests of the previous step that wrk gave up on (the original's list of
+    every issue takes seconds each), which would otherwise be measured against the next."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and cpu_busy(0.5) > 0.15:
+        pass
+
+
 def wrk(base: str, path: str, script: str | None = None) -> dict:
+    settle()
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
     if script:
         command += ["-s", script]
@@ -120,8 +146,12 @@ end
     )
 
 
-def workload(base: str) -> dict[str, dict]:
-    """The same steps against any server speaking the contract at `base`."""
+Step = tuple[str, str | None]  # a path and the wrk script that makes its requests
+
+
+def prepare(base: str) -> tuple[dict[str, dict], dict[str, Step]]:
+    """The same seeding against any server speaking the contract at `base`: the CSV import's
+    figure, and the wrk step of each endpoint with this server's ids."""
     rng = random.Random(7)
     users = [request(base, "POST", "/users", {"name": f"u{n}"})["id"] for n in range(20)]
     ids = [
@@ -141,7 +171,7 @@ def workload(base: str) -> dict[str, dict]:
     first_imported = max(ids) + 1
     target = ids[len(ids) // 2]
     results = {"csv_import": {"rps": CSV_ROWS / elapsed, "unit": "rows/s"}}
-    steps = {
+    steps: dict[str, Step] = {
         "GET /issues/{id}": (f"/issues/{target}", None),
         "GET /issues?per_page=100": ("/issues?per_page=100", None),
         "GET /users": ("/users", None),
@@ -154,8 +184,22 @@ def workload(base: str) -> dict[str, dict]:
         "GET /reports/top-assignees": ("/reports/top-assignees", None),
         "GET /reports/latency": ("/reports/latency", None),
     }
-    for name, (path, script) in steps.items():
-        results[name] = wrk(base, path, script)
+    return results, steps
+
+
+def measure(servers: dict[str, str]) -> dict[str, dict[str, dict]]:
+    """Each server's figures (by its name in `servers`, name -> base URL). With several,
+    they take turns on each endpoint, the first going first on one endpoint and last on the
+    next: the machine's slow and fast spells then fall on both sides alike, rather than on
+    whichever ran its whole workload in them."""
+    results, steps = {}, {}
+    for name, base in servers.items():
+        results[name], steps[name] = prepare(base)
+    order = list(servers)
+    for n, endpoint in enumerate(steps[order[0]]):
+        for name in order if n % 2 == 0 else reversed(order):
+            path, script = steps[name][endpoint]
+            results[name][endpoint] = wrk(servers[name], path, script)
     return results
 
 
@@ -248,13 +292,16 @@ def main() -> None:
     psql(f"CREATE DATABASE {database}")
     port = free_port()
     server = start_tracker(port, database)
+    servers = {"tracker": f"http://127.0.0.1:{port}"}
+    peer_url = os.environ.get("PEER_URL")
+    if peer_url:
+        servers["peer"] = peer_url.rstrip("/")
     try:
-        results = workload(f"http://127.0.0.1:{port}")
+        measured = measure(servers)
     finally:
         stop(server)
         psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    peer_url = os.environ.get("PEER_URL")
-    peer = workload(peer_url.rstrip("/")) if peer_url else None
+    results, peer = measured["tracker"], measured.get("peer")
     show(results, peer)
 
 
