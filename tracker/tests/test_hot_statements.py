@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 
 from tracker import pagination, services
+from tracker.errors import VersionConflict
 from tracker.models import Comment, Notification
 
 from .factories import UserFactory
@@ -31,7 +32,14 @@ def plans_of(fragment: str) -> tuple[int, int]:
     return found[0]
 
 
-@pytest.mark.django_db
+@pytest.fixture
+def none_prepared(transactional_db) -> None:
+    """The test starts on a new connection, with no prepared statement: what earlier tests
+    prepared outlives their rollbacks (issuetracker/postgresql/base.py)."""
+    connection.close()
+
+
+@pytest.mark.usefixtures("none_prepared")
 def test_a_change_writes_its_events_with_one_prepared_statement_planned_once(api):
     user = UserFactory.create(name="Ann")
     for n in range(8):
@@ -47,7 +55,7 @@ def test_a_change_writes_its_events_with_one_prepared_statement_planned_once(api
     assert all("%s" not in statement and "$1" in statement for statement in prepared())
 
 
-@pytest.mark.django_db
+@pytest.mark.usefixtures("none_prepared")
 def test_every_mix_of_values_is_one_statement(api):
     """ints are bound as bigints whatever their size, None as well as values: the count of
     statements does not grow with the ids."""
@@ -74,6 +82,8 @@ def test_without_prepared_statements_the_hot_paths_work_the_same(api):
 
 
 def unprepared(api) -> None:
+    # The connection may keep what earlier tests prepared; nothing more is prepared or run.
+    before = prepared()
     user = UserFactory.create(name="Ann")
     created = api.post("/issues", {"title": "Unprepared", "assignee_id": user.pk}).json()
     patched = api.patch(f"/issues/{created['id']}", {"title": "Still", "version": 1})
@@ -82,7 +92,7 @@ def unprepared(api) -> None:
     assert comment.status_code == 201
     assert api.get(f"/issues/{created['id']}").json()["comments"][0]["body"] == "Hi"
     assert api.get("/issues").json()[0]["title"] == "Still"
-    assert prepared() == {}
+    assert prepared() == before
 
 
 def pages(api, path: str, rel: str = "next") -> tuple[list[list[dict]], str]:
@@ -99,7 +109,7 @@ def pages(api, path: str, rel: str = "next") -> tuple[list[list[dict]], str]:
         path = links[0][1 : links[0].index(">")]
 
 
-@pytest.mark.django_db
+@pytest.mark.usefixtures("none_prepared")
 def test_a_plain_list_runs_prepared_and_a_filtered_one_is_planned_for_its_values(api, monkeypatch):
     monkeypatch.setattr(pagination, "DEFAULT_PER_PAGE", 3)
     user = UserFactory.create(name="Ann")
@@ -359,3 +369,31 @@ def test_a_comment_committing_while_another_is_changed_stays_in_the_search_docum
     document = comments_document(issue.pk)
     assert "pelican" in document
     assert ("walrus" in document) == (change == "edit")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("refused", ["stale PATCH", "stale close with comment"])
+def test_a_refused_request_keeps_the_connections_prepared_statements(api, refused):
+    """A request refused inside its transaction rolls it back (with a savepoint of its own
+    first, for a change nested in another). The statements prepared before stay prepared:
+    the next change runs the same statement, planned as before, not one made anew."""
+    ann = UserFactory.create(name="Ann")
+    issue = services.issue_create(title="Busy issue")
+    for n in range(6):
+        assert (
+            api.post("/issues", {"title": f"Issue {n}", "assignee_id": ann.pk}).status_code == 201
+        )
+    before = sum(plans_of("INSERT INTO issue_events"))
+
+    if refused == "stale PATCH":
+        response = api.patch(f"/issues/{issue.pk}", {"status": "closed", "version": 9})
+        assert response.status_code == 409
+    else:
+        with pytest.raises(VersionConflict):
+            services.comment_add_setting_status(
+                issue_id=issue.pk, body="Done", status="closed", version=9, author_id=ann.pk
+            )
+    assert not Comment.objects.filter(issue=issue).exists()  # rolled back all the same
+
+    assert api.post("/issues", {"title": "After", "assignee_id": ann.pk}).status_code == 201
+    assert sum(plans_of("INSERT INTO issue_events")) == before + 1
