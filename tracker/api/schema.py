@@ -71,6 +71,7 @@ class TrackerAutoSchema(AutoSchema):
 # the lone surrogates (not characters at all, so no schema string holds one).
 NOT_ALLOWED = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
 ALLOWED_TEXT = f"^[^{NOT_ALLOWED}]*$"
+NOT_EMPTY_TEXT = f"^[^{NOT_ALLOWED}]+$"
 
 
 @functools.cache
@@ -90,13 +91,16 @@ def not_only_white_space() -> str:
 
 
 class TextInputExtension(OpenApiSerializerFieldExtension):
-    """serializers.TextInput: any text the rules accept, blank included."""
+    """serializers.TextInput: any text the rules accept, blank included. The pattern is for
+    text that is not empty: drf-spectacular adds the empty string as an alternative of its
+    own (`oneOf`) to a field that allows blank, and a pattern that matched it too would make
+    "" match both, which `oneOf` refuses."""
 
     target_class = "tracker.api.serializers.TextInput"
 
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        schema["pattern"] = ALLOWED_TEXT
+        schema["pattern"] = ALLOWED_TEXT if not self.target.allow_blank else NOT_EMPTY_TEXT
         return schema
 
 

@@ -187,6 +187,25 @@ def test_text_that_must_not_be_blank_says_so(schema, component, field, limit):
     assert (text["minLength"], text["pattern"], text.get("maxLength")) == (1, BLANK_REFUSED, limit)
 
 
+@pytest.mark.parametrize(
+    "component, field",
+    [
+        ("UserInputRequest", "email"),
+        ("UserUpdateInputRequest", "email"),
+        ("IssueCreateInputRequest", "description"),
+        ("IssueUpdateInputRequest", "description"),
+    ],
+)
+def test_text_that_may_be_blank_is_valid_blank(schema, component, field):
+    """What the services take for such a field, the schema allows: empty text (which
+    drf-spectacular offers as a `oneOf` alternative of its own) matches exactly one."""
+    text = _nullable_to_json_schema(schema["components"]["schemas"][component]["properties"][field])
+    validator = Draft202012Validator(text)
+    for value in ("", "some text", "a@example.com"):
+        assert validator.is_valid(value), value
+    assert not validator.is_valid("bell \x07")
+
+
 def test_label_names_must_not_be_blank(schema):
     for component in ("IssueCreateInputRequest", "IssueLabelsInputRequest"):
         names = schema["components"]["schemas"][component]["properties"]["labels"]["items"]
