@@ -476,6 +476,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         db_table = "webhook_deliveries"
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-id"]
         indexes = [models.Index(fields=["webhook", "-id"], name="webhook_deliveries_hook_idx")]
 
@@ -573,6 +574,7 @@ class Watch(models.Model):
 
     class Meta:
         db_table = "watches"
+        verbose_name_plural = "watches"
         ordering = ["issue", "user"]
         constraints = [
             models.UniqueConstraint(fields=["issue", "user"], name="watches_issue_user_unique"),

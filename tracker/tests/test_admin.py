@@ -225,3 +225,9 @@ def test_admin_issue_form_keeps_a_deactivated_assignee(admin_client):
     assert response.status_code == 302
     issue.refresh_from_db()
     assert (issue.title, issue.assignee_id, issue.version) == ("Renamed", gone.pk, 2)
+
+
+def test_the_admin_index_names_watches_and_webhook_deliveries_in_english(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert "Watches" in page and "Webhook deliveries" in page
+    assert "Watchs" not in page and "deliverys" not in page
