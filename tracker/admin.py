@@ -362,7 +362,7 @@ class DeleteOnlyAdmin(ReadOnlyAdmin):
     no more, a view nobody needs), never written here."""
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)  # Django's own rule
 
 
 @admin.register(Watch)
