@@ -19,17 +19,20 @@ binding and is never prepared. `DATABASES["default"]["PREPARE"]` (DATABASE_PREPA
 the prepared cursor is Django's own.
 
 Prepared statements that outlive a rollback. psycopg forgets every statement it prepared,
-and has the server drop them all, whenever a transaction or a savepoint is rolled back: a
-request refused inside its transaction (a 409 version conflict, a comment on a missing
-issue) made the next request on that connection plan each hot statement again, about 2.5 ms
-of PostgreSQL's time. The server keeps a session's prepared statements through a rollback,
-and no request changes the schema they were planned for, so this backend sends ROLLBACK and
-ROLLBACK TO SAVEPOINT itself, past psycopg's bookkeeping, and keeps them.
+and has the server drop them all, whenever a transaction is rolled back: a request refused
+inside its transaction (a 409 version conflict, a comment on a missing issue) made the next
+request on that connection plan each hot statement again, about 2.5 ms of PostgreSQL's
+time. The server keeps a session's prepared statements through a rollback, and no request
+changes the schema they were planned for, so this backend sends the ROLLBACK itself, past
+psycopg's bookkeeping, and keeps them. Not after a prepared statement failed, though: one
+that fails on its first run stays on the server while psycopg forgets it, and only
+psycopg's own rollback (DEALLOCATE ALL) clears such leftovers, so that one is used then.
 """
 
 from __future__ import annotations
 
 import select
+import weakref
 from typing import Any, Self
 
 import psycopg
@@ -38,6 +41,10 @@ from django.db.backends.utils import debug_transaction
 from django.db.models import QuerySet
 from psycopg import pq
 from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
+
+# Connections on which a prepared statement failed since their last rollback: a statement
+# that fails on its first run stays prepared on the server, unknown to psycopg.
+_failed_prepared: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
 
 
 class PreparedCursor(psycopg.Cursor[Any]):
@@ -67,6 +74,9 @@ class PreparedCursor(psycopg.Cursor[Any]):
         connection.prepare_threshold = 0
         try:
             return super().execute(query, params, prepare=prepare, binary=binary)
+        except Exception:
+            _failed_prepared.add(connection)
+            raise
         finally:
             connection.prepare_threshold = previous
 
@@ -84,19 +94,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
 
     def _rollback(self) -> None:
-        if not self._ended_keeping_prepared("ROLLBACK"):
+        if not self._rolled_back_keeping_prepared():
             super()._rollback()  # type: ignore[misc]  # Django's, not in its stubs
 
-    def _savepoint_rollback(self, sid: str) -> None:
-        if not self._ended_keeping_prepared(self.ops.savepoint_rollback_sql(sid)):
-            super()._savepoint_rollback(sid)  # type: ignore[misc]
-
-    def _ended_keeping_prepared(self, command: str) -> bool:
-        """Run `command` (a rollback) on the open transaction without psycopg, which would
-        drop the prepared statements; False when there is none or the command failed, for
-        Django's own way to do it (and to raise what it raises)."""
+    def _rolled_back_keeping_prepared(self) -> bool:
+        """Roll the open transaction back without psycopg, which would drop the prepared
+        statements. False, for Django's own rollback (psycopg's, which also raises what
+        there is to raise), when there is no transaction, when a prepared statement failed
+        on the connection since its last rollback, or when the ROLLBACK did not go
+        through."""
         connection = self.connection
         if connection is None or connection.closed:
+            return False
+        if connection in _failed_prepared:
+            _failed_prepared.discard(connection)
             return False
         pgconn = connection.pgconn
         if pgconn.transaction_status not in (
@@ -104,8 +115,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
             pq.TransactionStatus.INERROR,
         ):
             return False
-        with debug_transaction(self, command):
-            result = pgconn.exec_(command.encode())
+        try:
+            with connection.lock, debug_transaction(self, "ROLLBACK"):
+                result = pgconn.exec_(b"ROLLBACK")
+        except psycopg.Error:  # e.g. a connection in pipeline mode
+            return False
         return bool(result.status == pq.ExecStatus.COMMAND_OK)
 
     def is_usable(self) -> bool:

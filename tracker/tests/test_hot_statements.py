@@ -8,9 +8,10 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import DataError, connection, connections, transaction
 from django.db.models import F
 
+from issuetracker.postgresql.base import prepared_cursor
 from tracker import pagination, services
 from tracker.errors import VersionConflict
 from tracker.models import Comment, Notification
@@ -344,6 +345,8 @@ def test_a_comment_committing_while_another_is_changed_stays_in_the_search_docum
             cursor.execute("SET CONSTRAINTS comments_search_insert IMMEDIATE")
         services.comment_add(issue_id=issue.pk, body="a new pelican", author_id=ann.pk)
 
+    failures: list[Exception] = []
+
     def rebuild() -> None:
         try:
             with transaction.atomic():
@@ -352,6 +355,8 @@ def test_a_comment_committing_while_another_is_changed_stays_in_the_search_docum
                     comments.update(body="an edited walrus")
                 else:
                     comments.delete()
+        except Exception as exc:  # asserted on below
+            failures.append(exc)
         finally:
             connections["default"].close()
 
@@ -366,17 +371,18 @@ def test_a_comment_committing_while_another_is_changed_stays_in_the_search_docum
         release.set()
         commenting.join(10)
     rebuilding.join(10)
+    assert not rebuilding.is_alive() and failures == []
     document = comments_document(issue.pk)
     assert "pelican" in document
-    assert ("walrus" in document) == (change == "edit")
+    assert ("walrus" in document) == ("edit" in document) == (change == "edit")
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("refused", ["stale PATCH", "stale close with comment"])
 def test_a_refused_request_keeps_the_connections_prepared_statements(api, refused):
-    """A request refused inside its transaction rolls it back (with a savepoint of its own
-    first, for a change nested in another). The statements prepared before stay prepared:
-    the next change runs the same statement, planned as before, not one made anew."""
+    """A request refused inside its transaction rolls it back (a change nested in another,
+    its savepoint first). The statements prepared before stay prepared: the next change
+    runs the same statement, planned as before, not one made anew."""
     ann = UserFactory.create(name="Ann")
     issue = services.issue_create(title="Busy issue")
     for n in range(6):
@@ -397,3 +403,17 @@ def test_a_refused_request_keeps_the_connections_prepared_statements(api, refuse
 
     assert api.post("/issues", {"title": "After", "assignee_id": ann.pk}).status_code == 201
     assert sum(plans_of("INSERT INTO issue_events")) == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_that_failed_leaves_nothing_prepared_behind_its_rollback():
+    """A statement that fails on its first run stays prepared on the server while psycopg
+    forgets it; the rollback after such a failure is psycopg's own, which drops it."""
+    with prepared_cursor() as cursor:  # something prepared already, as on a busy connection
+        cursor.execute("SELECT %s::int + 1", [1])
+    with pytest.raises(DataError), transaction.atomic(), prepared_cursor() as cursor:
+        cursor.execute("SELECT 1 / %s::int", [0])
+    assert [text for text in prepared() if "1 / $1" in text] == []
+    with prepared_cursor() as cursor:  # and the connection works on
+        cursor.execute("SELECT 1 / %s::int", [1])
+        assert cursor.fetchone() == (1,)
