@@ -91,16 +91,16 @@ def not_only_white_space() -> str:
 
 
 class TextInputExtension(OpenApiSerializerFieldExtension):
-    """serializers.TextInput: any text the rules accept, blank included. The pattern is for
-    text that is not empty: drf-spectacular adds the empty string as an alternative of its
-    own (`oneOf`) to a field that allows blank, and a pattern that matched it too would make
-    "" match both, which `oneOf` refuses."""
+    """serializers.TextInput: any text the rules accept, blank included. For a field that
+    allows blank, the pattern is for text that is not empty: a pattern on such a field makes
+    drf-spectacular offer the empty string as an alternative of its own (`oneOf`), and a
+    pattern that matched it too would make "" match both, which `oneOf` refuses."""
 
     target_class = "tracker.api.serializers.TextInput"
 
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        schema["pattern"] = ALLOWED_TEXT if not self.target.allow_blank else NOT_EMPTY_TEXT
+        schema["pattern"] = NOT_EMPTY_TEXT if self.target.allow_blank else ALLOWED_TEXT
         return schema
 
 

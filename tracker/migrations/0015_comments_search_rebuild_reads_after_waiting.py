@@ -6,8 +6,9 @@ changed the comment. When the rebuild had to wait for the issue's row, held by a
 comment committing (which appends its words to the same row, migration 0014), PostgreSQL
 re-ran it for the row as that commit left it, but with the old snapshot: it wrote back a
 document without the new comment, which then could not be found by its words until the next
-change. VOLATILE, the read takes a snapshot of its own each time it runs, so the re-run
-sees the comment whose commit it waited for.
+change. VOLATILE, the read takes a snapshot of its own each time it runs (at READ
+COMMITTED, the isolation every write of the tracker runs at), so the re-run sees the comment
+whose commit it waited for.
 """
 
 from django.db import migrations

@@ -160,14 +160,17 @@ def test_admin_lists_load(admin_client, path):
 
 
 def test_admin_shows_watchers_and_saved_views_and_removes_them_without_editing(admin_client):
-    ann = UserFactory.create(name="Ann Watcher")
+    ann, bob = UserFactory.create(name="Ann Watcher"), UserFactory.create(name="Bob Other")
     issue = services.issue_create(title="Watched issue")
+    other = services.issue_create(title="Elsewhere")
     watchers.watch_add(issue_id=issue.pk, user_id=ann.pk)
+    watchers.watch_add(issue_id=other.pk, user_id=bob.pk)
     view = saved_views.saved_view_create(owner=ann, name="Mine", query="assignee_id=1")
     watch = Watch.objects.get(issue=issue, user=ann)
 
     listed = admin_client.get("/admin/tracker/watch/?q=Ann").content.decode()
     assert "Watched issue" in listed and "Ann Watcher" in listed
+    assert "Elsewhere" not in listed and "Bob Other" not in listed
     listed = admin_client.get("/admin/tracker/savedview/?q=Mine").content.decode()
     assert "assignee_id=1" in listed
 
