@@ -6,17 +6,25 @@ answers from a two-column index, so page 10,000 costs what page 1 costs: no OFFS
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
 from django.db.models import BooleanField, F, Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ValuesIterable
+from django.dispatch import receiver
 
-from issuetracker.postgresql.base import prepared_values
+from issuetracker.postgresql.base import (
+    Placeholder,
+    ValuesStatement,
+    prepared_values,
+    values_statement,
+)
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
@@ -88,6 +96,19 @@ class Computed:
         return RawSQL(self.sql, self.params, output_field=self.field)
 
 
+# The compiled statement of each plain page (below) asked for with a `shape`: by its shape,
+# order, direction and size, and whether it starts past a position (the Placeholders).
+_AT_KEY, _AT_ID = Placeholder("key"), Placeholder("id")
+_plain_statements: dict[tuple[Hashable, ...], ValuesStatement | None] = {}
+MAX_STATEMENTS = 200  # a few shapes, orders and directions; more would be a mistake
+
+
+@receiver(setting_changed)
+def _forget_statements(**kwargs: Any) -> None:
+    """A statement holds what settings made of it (tests change settings)."""
+    _plain_statements.clear()
+
+
 def keyset_page(
     queryset: QuerySet,
     *,
@@ -95,29 +116,26 @@ def keyset_page(
     cursor: str | None,
     per_page: int,
     computed: Computed | None = None,
+    shape: Hashable | None = None,
 ) -> KeysetPage:
     """One page of `queryset` sorted by `order` (a non-null field name, `-` for descending,
     or `computed`'s name), then by id. `cursor` comes from a previous page's next_cursor or
-    prev_cursor."""
+    prev_cursor.
+
+    `shape`: the caller's name for what `queryset` reads, when that name always means the
+    same queryset. A plain page of it (below) is then built and compiled only the first
+    time; later pages run the same statement with their own position."""
     model = queryset.model
-    table = model._meta.db_table
     if computed is not None and order == computed.name:
         descending = computed.descending
         field = computed.field
-        key_sql, key_params = computed.sql, computed.params
-        compared = f"%s::{computed.cast}"
-        queryset = queryset.annotate(**{computed.name: computed.expression()})
     else:
         descending = order.startswith("-")
         field = model._meta.get_field(order.lstrip("-"))
-        key_sql, key_params, compared = f'"{table}"."{field.column}"', (), "%s"
     name = computed.name if computed is not None and order == computed.name else field.name
     # The sort key of each row is read with it, whatever else the queryset loads (a list
     # read as JSON loads only the id besides): the first and last rows' keys make the cursors.
-    key = name
-    if name == field.name and name != "id":
-        key = f"keyset_{name}"
-        queryset = queryset.annotate(**{key: F(name)})
+    key = f"keyset_{name}" if name == field.name and name != "id" else name
     # A page of the default size of a whole table read as values (the API's plain lists, in
     # JSON) has one SQL text for each order and direction, and an index scan in the order
     # suits any position: it runs prepared (a few dozen statements in all, within psycopg's
@@ -133,20 +151,47 @@ def keyset_page(
     backwards = bool(position and position[0])
     query_descending = descending != backwards
 
-    if position:
-        value = position[1] if name != "id" else position[2]
-        op = "<" if query_descending else ">"
-        queryset = queryset.filter(
-            RawSQL(
-                f'({key_sql}, "{table}"."id") {op} ({compared}, %s)',
-                (*key_params, value, position[2]),
-                output_field=BooleanField(),
+    def page_of(at: tuple[Any, Any] | None) -> QuerySet:
+        """The queryset of the page past `at` (the sort key and id of a row), if any."""
+        page = queryset
+        table = model._meta.db_table
+        if computed is not None and order == computed.name:
+            key_sql, key_params = computed.sql, computed.params
+            compared = f"%s::{computed.cast}"
+            page = page.annotate(**{computed.name: computed.expression()})
+        else:
+            key_sql, key_params, compared = f'"{table}"."{field.column}"', (), "%s"
+        if key != name:
+            page = page.annotate(**{key: F(name)})
+        if at is not None:
+            op = "<" if query_descending else ">"
+            page = page.filter(
+                RawSQL(
+                    f'({key_sql}, "{table}"."id") {op} ({compared}, %s)',
+                    (*key_params, *at),
+                    output_field=BooleanField(),
+                )
             )
-        )
-    sign = "-" if query_descending else ""
-    ordering = [f"{sign}pk"] if name == "id" else [f"{sign}{name}", f"{sign}pk"]
-    page = queryset.order_by(*ordering)[: per_page + 1]
-    rows = prepared_values(page) if plain else list(page)
+        sign = "-" if query_descending else ""
+        ordering = [f"{sign}pk"] if name == "id" else [f"{sign}{name}", f"{sign}pk"]
+        return page.order_by(*ordering)[: per_page + 1]
+
+    at = (position[1] if name != "id" else position[2], position[2]) if position else None
+    if plain and shape is not None:
+        statement_key = (shape, order, computed, query_descending, at is not None, per_page)
+        if statement_key not in _plain_statements and len(_plain_statements) < MAX_STATEMENTS:
+            _plain_statements[statement_key] = values_statement(
+                page_of((_AT_KEY, _AT_ID) if at else None)
+            )
+        statement = _plain_statements.get(statement_key)
+    else:
+        statement = None
+    if statement is not None:
+        rows = statement.run({_AT_KEY: at[0], _AT_ID: at[1]} if at else None)
+    elif plain:
+        rows = prepared_values(page_of(at))
+    else:
+        rows = list(page_of(at))
     has_more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:

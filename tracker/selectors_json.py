@@ -114,6 +114,12 @@ def with_user_json(queryset: QuerySet[User]) -> QuerySet[Any]:
     )
 
 
+def json_shape(name: str) -> tuple[str, str]:
+    """keyset_page's `shape` for the unfiltered `name` read through with_issue_json or
+    with_user_json: its rows' JSON also depends on the time zone."""
+    return (name, timezone.get_current_timezone_name())
+
+
 def json_array(rows: Iterable[dict[str, Any]]) -> str:
     """The JSON array of rows read through with_issue_json or with_user_json."""
     return "[" + ",".join(row["json"] for row in rows) + "]"

@@ -1,4 +1,4 @@
-"""Django's PostgreSQL backend with two additions for the hot paths.
+"""Django's PostgreSQL backend with additions for the hot paths.
 
 A health check that costs no round trip on a connection that is plainly alive. With
 CONN_HEALTH_CHECKS, Django runs `SELECT 1` before the first query of every request on a
@@ -18,6 +18,10 @@ for any values costs no more, keeps that one. Every other query keeps Django's c
 binding and is never prepared. `DATABASES["default"]["PREPARE"]` (DATABASE_PREPARE) off:
 the prepared cursor is Django's own.
 
+A `values()` queryset compiled once (`values_statement()`), for a statement a request runs
+again and again with other values (a plain page of a list): building and compiling the
+queryset cost more Python than running the prepared statement.
+
 Prepared statements that outlive a rollback. psycopg forgets every statement it prepared,
 and has the server drop them all, whenever a transaction is rolled back: a request refused
 inside its transaction (a 409 version conflict, a comment on a missing issue) made the next
@@ -33,12 +37,14 @@ from __future__ import annotations
 
 import select
 import weakref
+from dataclasses import dataclass
 from typing import Any, Self
 
 import psycopg
 from django.db.backends.postgresql import base, operations
 from django.db.backends.utils import debug_transaction
 from django.db.models import QuerySet
+from django.db.models.sql import Query
 from psycopg import pq
 from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
 
@@ -171,8 +177,63 @@ def prepared_values(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         rows = cursor.fetchall()
     if compiler.has_extra_select:  # columns the ordering needs, not the caller
         rows = [row[: compiler.col_count] for row in rows]
+    return [
+        dict(zip(_names(query), row, strict=True)) for row in compiler.results_iter(results=[rows])
+    ]
+
+
+def _names(query: Query) -> list[str]:
     if query.selected:
-        names = list(query.selected)
-    else:
-        names = [*query.extra_select, *query.values_select, *query.annotation_select]
-    return [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]
+        return list(query.selected)
+    return [*query.extra_select, *query.values_select, *query.annotation_select]
+
+
+class Placeholder:
+    """A parameter of a ValuesStatement given anew at each run."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Placeholder({self.name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesStatement:
+    """A `values()` queryset compiled once, to be run as often as wanted: building and
+    compiling a queryset costs more Python than running its prepared statement does.
+    `params` holds Placeholders where each run gives its own values."""
+
+    sql: str
+    params: tuple[Any, ...]
+    names: tuple[str, ...]
+    width: int  # the columns named; the ordering may read more
+    using: str
+
+    def run(self, values: dict[Placeholder, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows, as prepared_values() gives them, with `values` for the Placeholders."""
+        params = [
+            (values or {})[param] if isinstance(param, Placeholder) else param
+            for param in self.params
+        ]
+        with prepared_cursor(self.using) as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        return [dict(zip(self.names, row[: self.width], strict=True)) for row in rows]
+
+
+def values_statement(queryset: QuerySet[Any]) -> ValuesStatement | None:
+    """`queryset` (read with `values()`) compiled for ValuesStatement.run; None if a column
+    needs converting from what the database sends (a field with `from_db_value`), which
+    only Django's compiler does."""
+    query = queryset.query
+    compiler = query.get_compiler(queryset.db)
+    sql, params = compiler.as_sql()
+    fields = [column[0] for column in compiler.select[: compiler.col_count]]
+    if compiler.get_converters(fields) or compiler.has_composite_fields(fields):
+        return None
+    return ValuesStatement(
+        sql, tuple(params), tuple(_names(query)), compiler.col_count, queryset.db
+    )

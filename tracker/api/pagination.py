@@ -19,7 +19,8 @@ def json_response(body: str) -> HttpResponse:
 class KeysetLinkPagination(BasePagination):
     orderable = True
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, *, shape=None):
+        """`shape`: see keyset_page."""
         self.request = request
         q = request.query_params.get("q")
         ordering = (
@@ -32,20 +33,22 @@ class KeysetLinkPagination(BasePagination):
             cursor=request.query_params.get("cursor") or None,
             per_page=clean_per_page(request.query_params.get("per_page")),
             computed=computed,
+            shape=shape,
         )
         return self.page.items
 
-    def _link(self, cursor: str) -> str:
-        return replace_query_param(self.request.build_absolute_uri(), "cursor", cursor)
-
     def link_header(self) -> str:
+        here = self.request.build_absolute_uri()
         links = []
         if self.page.next_cursor:
-            links.append(f'<{self._link(self.page.next_cursor)}>; rel="next"')
+            links.append(
+                f'<{replace_query_param(here, "cursor", self.page.next_cursor)}>; rel="next"'
+            )
         if self.page.prev_cursor:
-            links.append(f'<{self._link(self.page.prev_cursor)}>; rel="prev"')
-        first = remove_query_param(self.request.build_absolute_uri(), "cursor")
-        links.append(f'<{first}>; rel="first"')
+            links.append(
+                f'<{replace_query_param(here, "cursor", self.page.prev_cursor)}>; rel="prev"'
+            )
+        links.append(f'<{remove_query_param(here, "cursor")}>; rel="first"')
         return ", ".join(links)
 
     def get_paginated_response(self, data):
@@ -107,12 +110,13 @@ class NewestFirst(KeysetLinkPagination):
 
     orderable = False
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, *, shape=None):
         self.request = request
         self.page = keyset_page(
             queryset,
             order="-id",
             cursor=request.query_params.get("cursor") or None,
             per_page=clean_per_page(request.query_params.get("per_page")),
+            shape=shape,
         )
         return self.page.items

@@ -3,6 +3,7 @@ Errors are raised, never built here (see exceptions.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import ClassVar, cast
 
 from django.db.models import QuerySet
@@ -44,10 +45,11 @@ def wants_json(request: Request) -> bool:
     return isinstance(request.accepted_renderer, JSONRenderer)
 
 
-def json_page(view: GenericAPIView, queryset: QuerySet) -> HttpResponse:
-    """One page of `queryset` (read with its rows' JSON) with its Link header."""
+def json_page(view: GenericAPIView, queryset: QuerySet, *, shape: Hashable) -> HttpResponse:
+    """One page of `queryset` (read with its rows' JSON) with its Link header. `shape`
+    names the queryset when it is always the same one (see keyset_page)."""
     paginator = cast(KeysetLinkPagination, view.paginator)
-    rows = paginator.paginate_queryset(queryset, view.request, view)
+    rows = paginator.paginate_queryset(queryset, view.request, view, shape=shape)
     return paginator.json_response(selectors_json.json_array(rows))
 
 
@@ -72,7 +74,8 @@ class UserListCreateView(TrackerView):
     @extend_schema(summary="List users", responses={200: s.UserOutput(many=True), **errors(400)})
     def get(self, request):
         if wants_json(request):
-            return json_page(self, selectors_json.with_user_json(self.get_queryset()))
+            users = selectors_json.with_user_json(self.get_queryset())
+            return json_page(self, users, shape=selectors_json.json_shape("users"))
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.UserOutput(page, many=True).data)
 
@@ -157,9 +160,12 @@ class IssueListCreateView(TrackerView):
         responses={200: s.IssueOutput(many=True), **errors(400)},
     )
     def get(self, request):
-        queryset = self.filter_queryset(self.get_queryset())
+        everything = self.get_queryset()
+        queryset = self.filter_queryset(everything)
         if wants_json(request):
-            return json_page(self, selectors_json.with_issue_json(queryset))
+            # A filtered list is planned for its values each time (keyset_page).
+            shape = selectors_json.json_shape("issues") if queryset is everything else None
+            return json_page(self, selectors_json.with_issue_json(queryset), shape=shape)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.IssueOutput(page, many=True).data)
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from django.db import DataError, connection, connections, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from issuetracker.postgresql.base import prepared_cursor
 from tracker import pagination, services
@@ -153,6 +155,55 @@ def test_a_plain_list_runs_prepared_and_a_filtered_one_is_planned_for_its_values
             assert pages(api, f"/issues?ordering={order}")[0] == read[order]
     finally:
         connection.settings_dict["PREPARE"] = True
+
+
+@pytest.mark.django_db
+def test_a_plain_page_is_compiled_once_and_reads_what_its_queryset_reads(api, monkeypatch):
+    monkeypatch.setattr(pagination, "DEFAULT_PER_PAGE", 3)
+    pagination._plain_statements.clear()
+    compiled = []
+    compile_statement = pagination.values_statement
+
+    def counted(queryset):
+        compiled.append(queryset)
+        return compile_statement(queryset)
+
+    monkeypatch.setattr(pagination, "values_statement", counted)
+    for n in range(7):
+        UserFactory.create(name=f"User {n}")
+        services.issue_create(title=f"Issue {n % 4}", priority=["none", "high", "low"][n % 3])
+    orders = ["id", "-id", "-updated_at", "title", "priority"]
+
+    def every_page() -> dict[str, list[list[dict]]]:
+        read = {"users": pages(api, "/users")[0]}
+        for order in orders:
+            read[order], last = pages(api, f"/issues?ordering={order}")
+            read[f"{order} back"] = pages(api, last, rel="prev")[0]
+        return read
+
+    cached = every_page()
+    # One statement for each order and position (the first page, after a cursor, before
+    # one), and two for the users (the first page, after a cursor).
+    assert len(compiled) == 3 * len(orders) + 2
+    assert every_page() == cached
+    assert len(compiled) == 3 * len(orders) + 2
+    assert [len(page) for page in cached["id"]] == [3, 3, 1]
+
+    # Built and compiled for each page, the same pages.
+    monkeypatch.setattr(pagination, "MAX_STATEMENTS", 0)
+    pagination._plain_statements.clear()
+    assert every_page() == cached
+    assert len(compiled) == 3 * len(orders) + 2
+
+
+@pytest.mark.django_db
+def test_a_plain_page_shows_its_times_in_the_time_zone_of_its_request(api):
+    issue = services.issue_create(title="Zoned")
+    assert api.get("/issues").json()[0]["created_at"].endswith("Z")
+    with timezone.override("Asia/Kolkata"):
+        shown = api.get("/issues").json()[0]["created_at"]
+    assert shown.endswith("+05:30")
+    assert datetime.fromisoformat(shown) == issue.created_at
 
 
 @pytest.mark.django_db
