@@ -7,7 +7,9 @@ reads the whole request body asynchronously too (in memory, or a temporary file 
 therefore only ever works on a request that has fully arrived, and keeps its database
 connection from one request to the next (CONN_MAX_AGE), which Django's own ASGI handler
 does not (it makes a new thread, so a new connection, per request). Nothing cuts a request
-off while it runs: a long import finishes however long it takes.
+off while it runs: a long import finishes however long it takes. The requests that may take
+seconds of work (exports, imports, bulk changes: `long_paths`) run in threads of their own,
+so that ordinary requests never wait in line behind them.
 
 A streamed answer (the CSV export) goes through a `Spool`: the thread writes it at its own
 pace and the event loop sends it at the client's, so a slow reader holds no thread either.
@@ -303,14 +305,27 @@ async def _send_within_deadline(send: Send, message: Message) -> None:
 class WSGIBridge:
     """ASGI application running the WSGI `app` in `threads` threads, each request only once
     its body has fully arrived. A body longer than `max_bytes` is answered 413 at once.
-    Streamed answers may keep `spool_bytes` in temporary files between them."""
+    Streamed answers may keep `spool_bytes` in temporary files between them.
+
+    Requests for `long_paths` (PATH_INFO, exactly) run in `long_threads` threads of their
+    own: the pool is first come, first served, and a few exports would otherwise hold every
+    thread for seconds while the requests behind them wait."""
 
     def __init__(
-        self, app: WSGIApp, *, threads: int, max_bytes: int, spool_bytes: int = 1 << 30
+        self,
+        app: WSGIApp,
+        *,
+        threads: int,
+        max_bytes: int,
+        spool_bytes: int = 1 << 30,
+        long_paths: Iterable[str] = (),
+        long_threads: int = 2,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
+        self.long_paths = frozenset(long_paths)
+        self.long_pool = ThreadPoolExecutor(max_workers=long_threads, thread_name_prefix="web-long")
         self.disk = DiskBudget(spool_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -327,7 +342,8 @@ class WSGIBridge:
             elif message["type"] == "lifespan.shutdown":
                 # Let the requests in flight finish; the loop keeps running meanwhile, since
                 # their threads need it to send their answers.
-                await asyncio.get_running_loop().run_in_executor(None, self.pool.shutdown)
+                for pool in (self.pool, self.long_pool):
+                    await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -349,10 +365,9 @@ class WSGIBridge:
                 more = message.get("more_body", False)
             body.seek(0)
             environ = _environ(scope, body, size)
+            pool = self.long_pool if environ["PATH_INFO"] in self.long_paths else self.pool
             loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(
-                self.pool, self._respond, environ, loop, send, receive
-            )
+            answer = await loop.run_in_executor(pool, self._respond, environ, loop, send, receive)
             if isinstance(answer, list):
                 # An answer already whole in memory comes back to be sent from here: one hop
                 # between the threads instead of one per message.
@@ -519,10 +534,22 @@ async def _too_large(send: Send) -> None:
     await send(_body(payload, more=False))
 
 
+# The URLs (names) whose requests may take seconds of work: the CSV export, imports (the
+# API's, and the pages' upload, which reads the whole file, and confirmation), bulk changes.
+LONG_REQUESTS = (
+    "api-issues-export",
+    "api-issues-import",
+    "api-issues-bulk-status",
+    "ui:import",
+    "ui:import-confirm",
+    "ui:issue-bulk-status",
+)
+
+
 def _application() -> WSGIBridge:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
     from django.conf import settings
-    from django.urls import get_resolver
+    from django.urls import get_resolver, reverse
 
     from issuetracker.wsgi import application as wsgi_application
 
@@ -537,11 +564,15 @@ def _application() -> WSGIBridge:
     # Uploads are stopped by their own handler at TRACKER_IMPORT_MAX_BYTES and JSON bodies
     # by the parser; the bridge only refuses what no request may be: well over both.
     limit = max(settings.TRACKER_IMPORT_MAX_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+    long_paths = [reverse(name) for name in LONG_REQUESTS]
     return WSGIBridge(
         wsgi_application,
         threads=int(os.environ.get("WEB_THREADS", "2")),
         max_bytes=limit + 1024 * 1024,
         spool_bytes=int(os.environ.get("WEB_SPOOL_BYTES", str(1 << 30))),
+        # The API answers with and without a trailing slash.
+        long_paths=[*long_paths, *(path.rstrip("/") + "/" for path in long_paths)],
+        long_threads=int(os.environ.get("WEB_LONG_THREADS", "2")),
     )
 
 

@@ -113,6 +113,56 @@ def test_a_body_over_the_limit_is_a_413_without_running_the_app():
     assert ran == []
 
 
+@pytest.mark.parametrize("apart", [True, False], ids=["long paths apart", "one pool"])
+def test_ordinary_requests_do_not_wait_behind_long_ones(apart):
+    """With every thread for long requests busy, an ordinary request is answered at once; in
+    one pool (no long paths named) it would wait for them."""
+    running, release = threading.Semaphore(0), threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/issues/export":
+            running.release()
+            release.wait(10)
+        return echo_app(environ, start_response)
+
+    bridge = WSGIBridge(
+        app,
+        threads=2,
+        max_bytes=1000,
+        long_paths=["/issues/export"] if apart else [],
+        long_threads=2,
+    )
+
+    async def request(path: str) -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive():
+            if not sent:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.sleep(3600)
+
+        async def send(message):
+            sent.append(message)
+
+        await bridge({"type": "http", **SCOPE, "method": "GET", "path": path}, receive, send)
+        return sent
+
+    async def scenario() -> bool:
+        exports = [asyncio.ensure_future(request("/issues/export")) for _ in range(2)]
+        for _ in range(2):
+            await asyncio.to_thread(running.acquire, timeout=10)
+        try:
+            sent = await asyncio.wait_for(request("/users"), 2)
+            return sent[0]["status"] == 200 and not any(export.done() for export in exports)
+        except TimeoutError:
+            return False
+        finally:
+            release.set()
+            await asyncio.gather(*exports)
+
+    assert in_own_thread(scenario()) is apart
+
+
 def counting_app(chunks: int | None, closed: threading.Event, *, fail_after: int | None = None):
     """A WSGI app streaming `chunks` numbered chunks of 1,000 bytes (None: for ever;
     failing after `fail_after` of them); `closed` is set when it is closed."""
