@@ -104,8 +104,9 @@ MAX_STATEMENTS = 200  # a few shapes, orders and directions; more would be a mis
 
 
 @receiver(setting_changed)
-def _forget_statements(**kwargs: Any) -> None:
-    """A statement holds what settings made of it (tests change settings)."""
+def forget_statements(**kwargs: Any) -> None:
+    """Forget the compiled pages: a statement holds what settings made of it (tests change
+    settings)."""
     _plain_statements.clear()
 
 
@@ -123,16 +124,19 @@ def keyset_page(
     prev_cursor.
 
     `shape`: the caller's name for what `queryset` reads, when that name always means the
-    same queryset. A plain page of it (below) is then built and compiled only the first
-    time; later pages run the same statement with their own position."""
+    same queryset: it covers everything the queryset's SQL depends on (the viewer, the time
+    zone). A plain page of it (below) is then built and compiled only the first time; later
+    pages run the same statement with their own position."""
     model = queryset.model
-    if computed is not None and order == computed.name:
-        descending = computed.descending
-        field = computed.field
+    sort_by = computed if computed is not None and order == computed.name else None
+    if sort_by is not None:
+        descending = sort_by.descending
+        field = sort_by.field
+        name = sort_by.name
     else:
         descending = order.startswith("-")
         field = model._meta.get_field(order.lstrip("-"))
-    name = computed.name if computed is not None and order == computed.name else field.name
+        name = field.name
     # The sort key of each row is read with it, whatever else the queryset loads (a list
     # read as JSON loads only the id besides): the first and last rows' keys make the cursors.
     key = f"keyset_{name}" if name == field.name and name != "id" else name
@@ -155,10 +159,10 @@ def keyset_page(
         """The queryset of the page past `at` (the sort key and id of a row), if any."""
         page = queryset
         table = model._meta.db_table
-        if computed is not None and order == computed.name:
-            key_sql, key_params = computed.sql, computed.params
-            compared = f"%s::{computed.cast}"
-            page = page.annotate(**{computed.name: computed.expression()})
+        if sort_by is not None:
+            key_sql, key_params = sort_by.sql, sort_by.params
+            compared = f"%s::{sort_by.cast}"
+            page = page.annotate(**{sort_by.name: sort_by.expression()})
         else:
             key_sql, key_params, compared = f'"{table}"."{field.column}"', (), "%s"
         if key != name:
@@ -176,9 +180,11 @@ def keyset_page(
         ordering = [f"{sign}pk"] if name == "id" else [f"{sign}{name}", f"{sign}pk"]
         return page.order_by(*ordering)[: per_page + 1]
 
-    at = (position[1] if name != "id" else position[2], position[2]) if position else None
+    at = None  # the sort key and id past which the page starts
+    if position:
+        at = (position[1] if name != "id" else position[2], position[2])
     if plain and shape is not None:
-        statement_key = (shape, order, computed, query_descending, at is not None, per_page)
+        statement_key = (shape, order, sort_by, query_descending, at is not None, per_page)
         if statement_key not in _plain_statements and len(_plain_statements) < MAX_STATEMENTS:
             _plain_statements[statement_key] = values_statement(
                 page_of((_AT_KEY, _AT_ID) if at else None)

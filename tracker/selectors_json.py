@@ -116,7 +116,9 @@ def with_user_json(queryset: QuerySet[User]) -> QuerySet[Any]:
 
 def json_shape(name: str) -> tuple[str, str]:
     """keyset_page's `shape` for the unfiltered `name` read through with_issue_json or
-    with_user_json: its rows' JSON also depends on the time zone."""
+    with_user_json: its rows' JSON depends on the time zone, and on nothing else of the
+    request (no private field: a row that showed one to some viewers would need the viewer
+    in its shape)."""
     return (name, timezone.get_current_timezone_name())
 
 

@@ -227,7 +227,8 @@ class ValuesStatement:
 def values_statement(queryset: QuerySet[Any]) -> ValuesStatement | None:
     """`queryset` (read with `values()`) compiled for ValuesStatement.run; None if a column
     needs converting from what the database sends (a field with `from_db_value`), which
-    only Django's compiler does."""
+    only Django's compiler does. Placeholders may stand only where Django passes a parameter
+    through as it is (RawSQL's), not for a lookup's value, which a field prepares."""
     query = queryset.query
     compiler = query.get_compiler(queryset.db)
     sql, params = compiler.as_sql()

@@ -45,9 +45,9 @@ def wants_json(request: Request) -> bool:
     return isinstance(request.accepted_renderer, JSONRenderer)
 
 
-def json_page(view: GenericAPIView, queryset: QuerySet, *, shape: Hashable) -> HttpResponse:
+def json_page(view: GenericAPIView, queryset: QuerySet, *, shape: Hashable | None) -> HttpResponse:
     """One page of `queryset` (read with its rows' JSON) with its Link header. `shape`
-    names the queryset when it is always the same one (see keyset_page)."""
+    names the queryset when it is always the same one (see keyset_page), else None."""
     paginator = cast(KeysetLinkPagination, view.paginator)
     rows = paginator.paginate_queryset(queryset, view.request, view, shape=shape)
     return paginator.json_response(selectors_json.json_array(rows))

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tracker import integrity
+from tracker import integrity, pagination
 
 from .factories import UserFactory
 from .workers import queue_clear
@@ -17,8 +17,9 @@ DATABASE_FIXTURES = {"_django_db_helper", "db", "transactional_db", "live_server
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with an empty cache: tests roll their data back, but not the event
-    sequence a cached report is keyed by."""
+    sequence a cached report is keyed by. Nor with the compiled pages of earlier tests."""
     cache.clear()
+    pagination.forget_statements()
 
 
 @pytest.fixture(autouse=True)
