@@ -8,7 +8,7 @@ therefore only ever works on a request that has fully arrived, and keeps its dat
 connection from one request to the next (CONN_MAX_AGE), which Django's own ASGI handler
 does not (it makes a new thread, so a new connection, per request). Nothing cuts a request
 off while it runs: a long import finishes however long it takes. The requests that may take
-seconds of work (exports, imports, bulk changes: `long_paths`) run in threads of their own,
+seconds of work (exports, imports, bulk changes: `long_requests`) run in threads of their own,
 so that ordinary requests never wait in line behind them.
 
 A streamed answer (the CSV export) goes through a `Spool`: the thread writes it at its own
@@ -307,9 +307,9 @@ class WSGIBridge:
     its body has fully arrived. A body longer than `max_bytes` is answered 413 at once.
     Streamed answers may keep `spool_bytes` in temporary files between them.
 
-    Requests for `long_paths` (PATH_INFO, exactly) run in `long_threads` threads of their
-    own: the pool is first come, first served, and a few exports would otherwise hold every
-    thread for seconds while the requests behind them wait."""
+    The requests of `long_requests` (method and PATH_INFO, exactly) run in `long_threads`
+    threads of their own: the pool is first come, first served, and a few exports would
+    otherwise hold every thread for seconds while the requests behind them wait."""
 
     def __init__(
         self,
@@ -318,13 +318,13 @@ class WSGIBridge:
         threads: int,
         max_bytes: int,
         spool_bytes: int = 1 << 30,
-        long_paths: Iterable[str] = (),
+        long_requests: Iterable[tuple[str, str]] = (),
         long_threads: int = 2,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
-        self.long_paths = frozenset(long_paths)
+        self.long_requests = frozenset(long_requests)
         self.long_pool = ThreadPoolExecutor(max_workers=long_threads, thread_name_prefix="web-long")
         self.disk = DiskBudget(spool_bytes)
 
@@ -365,7 +365,8 @@ class WSGIBridge:
                 more = message.get("more_body", False)
             body.seek(0)
             environ = _environ(scope, body, size)
-            pool = self.long_pool if environ["PATH_INFO"] in self.long_paths else self.pool
+            asked = (environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            pool = self.long_pool if asked in self.long_requests else self.pool
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(pool, self._respond, environ, loop, send, receive)
             if isinstance(answer, list):
@@ -534,15 +535,17 @@ async def _too_large(send: Send) -> None:
     await send(_body(payload, more=False))
 
 
-# The URLs (names) whose requests may take seconds of work: the CSV export, imports (the
-# API's, and the pages' upload, which reads the whole file, and confirmation), bulk changes.
+# The requests (method, URL name) that may take seconds of work: the CSV exports, imports
+# (the API's, and the pages' upload, which reads the whole file, and confirmation), bulk
+# changes.
 LONG_REQUESTS = (
-    "api-issues-export",
-    "api-issues-import",
-    "api-issues-bulk-status",
-    "ui:import",
-    "ui:import-confirm",
-    "ui:issue-bulk-status",
+    ("GET", "api-issues-export"),
+    ("POST", "api-issues-import"),
+    ("POST", "api-issues-bulk-status"),
+    ("POST", "ui:import"),
+    ("POST", "ui:import-confirm"),
+    ("GET", "ui:import-errors"),
+    ("POST", "ui:issue-bulk-status"),
 )
 
 
@@ -564,14 +567,17 @@ def _application() -> WSGIBridge:
     # Uploads are stopped by their own handler at TRACKER_IMPORT_MAX_BYTES and JSON bodies
     # by the parser; the bridge only refuses what no request may be: well over both.
     limit = max(settings.TRACKER_IMPORT_MAX_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
-    long_paths = [reverse(name) for name in LONG_REQUESTS]
+    long_requests = [(method, reverse(name)) for method, name in LONG_REQUESTS]
     return WSGIBridge(
         wsgi_application,
         threads=int(os.environ.get("WEB_THREADS", "2")),
         max_bytes=limit + 1024 * 1024,
         spool_bytes=int(os.environ.get("WEB_SPOOL_BYTES", str(1 << 30))),
         # The API answers with and without a trailing slash.
-        long_paths=[*long_paths, *(path.rstrip("/") + "/" for path in long_paths)],
+        long_requests=[
+            *long_requests,
+            *((method, path.rstrip("/") + "/") for method, path in long_requests),
+        ],
         long_threads=int(os.environ.get("WEB_LONG_THREADS", "2")),
     )
 

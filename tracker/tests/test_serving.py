@@ -113,10 +113,10 @@ def test_a_body_over_the_limit_is_a_413_without_running_the_app():
     assert ran == []
 
 
-@pytest.mark.parametrize("apart", [True, False], ids=["long paths apart", "one pool"])
+@pytest.mark.parametrize("apart", [True, False], ids=["long requests apart", "one pool"])
 def test_ordinary_requests_do_not_wait_behind_long_ones(apart):
     """With every thread for long requests busy, an ordinary request is answered at once; in
-    one pool (no long paths named) it would wait for them."""
+    one pool (no long requests named) it waits for them. Shutting down waits for both."""
     running, release = threading.Semaphore(0), threading.Event()
 
     def app(environ, start_response):
@@ -129,7 +129,7 @@ def test_ordinary_requests_do_not_wait_behind_long_ones(apart):
         app,
         threads=2,
         max_bytes=1000,
-        long_paths=["/issues/export"] if apart else [],
+        long_requests=[("GET", "/issues/export")] if apart else [],
         long_threads=2,
     )
 
@@ -147,20 +147,40 @@ def test_ordinary_requests_do_not_wait_behind_long_ones(apart):
         await bridge({"type": "http", **SCOPE, "method": "GET", "path": path}, receive, send)
         return sent
 
-    async def scenario() -> bool:
+    async def shut_down() -> list[str]:
+        told = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+        answers: list[str] = []
+
+        async def receive():
+            return told.pop(0)
+
+        async def send(message):
+            answers.append(message["type"])
+
+        await bridge({"type": "lifespan"}, receive, send)
+        return answers
+
+    async def scenario() -> tuple[list[dict] | None, list[bool]]:
         exports = [asyncio.ensure_future(request("/issues/export")) for _ in range(2)]
         for _ in range(2):
-            await asyncio.to_thread(running.acquire, timeout=10)
+            assert await asyncio.to_thread(running.acquire, timeout=10), "an export never ran"
         try:
-            sent = await asyncio.wait_for(request("/users"), 2)
-            return sent[0]["status"] == 200 and not any(export.done() for export in exports)
+            ordinary = await asyncio.wait_for(request("/users"), 2)
         except TimeoutError:
-            return False
-        finally:
-            release.set()
-            await asyncio.gather(*exports)
+            ordinary = None
+        waiting = [export.done() for export in exports]
+        release.set()
+        for sent in await asyncio.gather(*exports):
+            assert sent[0]["status"] == 200
+        assert await shut_down() == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        return ordinary, waiting
 
-    assert in_own_thread(scenario()) is apart
+    ordinary, exports_done = in_own_thread(scenario())
+    assert exports_done == [False, False]
+    if apart:
+        assert ordinary is not None and ordinary[0]["status"] == 200
+    else:
+        assert ordinary is None  # still waiting for a thread after 2 s
 
 
 def counting_app(chunks: int | None, closed: threading.Event, *, fail_after: int | None = None):
