@@ -309,7 +309,10 @@ class WSGIBridge:
 
     The requests of `long_requests` (method and PATH_INFO, exactly) run in `long_threads`
     threads of their own: the pool is first come, first served, and a few exports would
-    otherwise hold every thread for seconds while the requests behind them wait."""
+    otherwise hold every thread for seconds while the requests behind them wait.
+
+    At startup (the lifespan's) the process yields the CPU to the database by `nice`
+    (`yield_to_database`)."""
 
     def __init__(
         self,
@@ -320,8 +323,10 @@ class WSGIBridge:
         spool_bytes: int = 1 << 30,
         long_requests: Iterable[tuple[str, str]] = (),
         long_threads: int = 2,
+        nice: int = 0,
     ) -> None:
         self.app = app
+        self.nice = nice
         self.max_bytes = max_bytes
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="web")
         self.long_requests = frozenset(long_requests)
@@ -338,6 +343,7 @@ class WSGIBridge:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                yield_to_database(self.nice)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Let the requests in flight finish; the loop keeps running meanwhile, since
@@ -549,6 +555,37 @@ LONG_REQUESTS = (
 )
 
 
+def yield_to_database(nice: int) -> None:
+    """Run every thread of this process and its session's autogroup at niceness `nice` (a
+    thread already nicer stays so), so that when the CPUs are all busy the database on the
+    same machine runs first.
+
+    The web threads wait on the database: a backend left waiting for a CPU holds up a
+    request, and its thread and connection with it. Linux schedules each session (its
+    autogroup) as one group by default; under load on two cores a database backend then
+    waited up to seconds for a CPU while the web server's group kept both busy (README,
+    "Tail latency and the scheduler"). A lower weight for the web server's group, as
+    nginx's `worker_priority` gives its workers, ended that. Either step may be refused (no
+    /proc, no autogroups): the server then runs as it was."""
+    if nice <= 0:
+        return
+    try:
+        threads = [int(task) for task in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]  # the calling thread, and the threads it starts after
+    for thread in threads:
+        try:
+            own = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, max(own, nice))
+        except OSError as error:
+            logger.info("could not lower the web server's priority: %s", error)
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write(str(nice))
+    except OSError as error:
+        logger.info("could not lower the web server's autogroup priority: %s", error)
+
+
 def _application() -> WSGIBridge:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
     from django.conf import settings
@@ -579,6 +616,7 @@ def _application() -> WSGIBridge:
             *((method, path.rstrip("/") + "/") for method, path in long_requests),
         ],
         long_threads=int(os.environ.get("WEB_LONG_THREADS", "2")),
+        nice=int(os.environ.get("WEB_NICE", "10")),
     )
 
 

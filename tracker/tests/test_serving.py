@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -510,9 +511,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def served(transactional_db) -> Iterator[str]:
-    """`make serve`'s server command on the test database (one worker, two threads)."""
+@contextmanager
+def serving_process(**environ: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`make serve`'s server command on the test database (one worker, two threads), in a
+    session of its own (its priority is its own: see yield_to_database): its address and
+    its process."""
     port = free_port()
     database = settings.DATABASES["default"]
     env = dict(
@@ -523,6 +526,7 @@ def served(transactional_db) -> Iterator[str]:
         DJANGO_SECRET_KEY="test-only",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         WEB_THREADS="2",
+        **environ,
     )
     server = subprocess.Popen(
         [
@@ -534,6 +538,7 @@ def served(transactional_db) -> Iterator[str]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -543,10 +548,47 @@ def served(transactional_db) -> Iterator[str]:
                 break
             except OSError:
                 time.sleep(0.1)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(20)
+
+
+@pytest.fixture
+def served(transactional_db) -> Iterator[str]:
+    with serving_process() as (base, _):
+        yield base
+
+
+def session_processes(session: int) -> list[int]:
+    """The processes of `session` (their ids)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[3]) == session:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("nice", [None, "3", "0"])
+def test_the_server_yields_the_cpu_to_the_database(transactional_db, nice):
+    """Every thread of the worker, and its session's autogroup where the kernel has them,
+    runs at WEB_NICE (10 unless set): the database on the machine gets the CPU first."""
+    expected = max(int(nice or 10), os.getpriority(os.PRIO_PROCESS, 0))  # it inherits ours
+    with serving_process(**({"WEB_NICE": nice} if nice else {})) as (base, server):
+        assert urllib.request.urlopen(base + "/users", timeout=5).status == 200
+        workers = [pid for pid in session_processes(server.pid) if pid != server.pid]
+        assert workers
+        for worker in workers:
+            threads = [int(task.name) for task in Path(f"/proc/{worker}/task").iterdir()]
+            assert {os.getpriority(os.PRIO_PROCESS, thread) for thread in threads} == {expected}
+            autogroup = Path(f"/proc/{worker}/autogroup")
+            if autogroup.exists():  # a kernel with autogroups (CONFIG_SCHED_AUTOGROUP)
+                assert autogroup.read_text().split()[-1] == str(int(nice or 10))
 
 
 def test_clients_trickling_bodies_do_not_hold_the_threads(served):
