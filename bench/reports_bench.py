@@ -31,23 +31,25 @@ BENCH_USERS = 200
 
 
 def _reports() -> list[tuple[str, Callable[[], object]]]:
+    """Each report as computed, without its cache (`cached_report` keeps the function it
+    wraps as `__wrapped__`): what is timed is the work, not a cache hit."""
     from django.utils import timezone
 
     from tracker import reports
 
+    top_assignees = reports.top_assignees.__wrapped__
+    resolution_latency = reports.resolution_latency.__wrapped__
+    created_vs_resolved = reports.created_vs_resolved.__wrapped__
     month_ago = timezone.now() - timedelta(days=30)
     return [
-        ("top_assignees()", lambda: reports.top_assignees()),
-        (
-            "top_assignees(limit=10, status=open)",
-            lambda: reports.top_assignees(limit=10, status="open"),
-        ),
-        ("resolution_latency()", lambda: reports.resolution_latency()),
-        ("resolution_latency(last 30 days)", lambda: reports.resolution_latency(since=month_ago)),
-        ("created_vs_resolved(day)", lambda: reports.created_vs_resolved(interval="day")),
-        ("created_vs_resolved(week)", lambda: reports.created_vs_resolved(interval="week")),
-        ("status_counts()", lambda: reports.status_counts()),
-        ("people_summary()", lambda: reports.people_summary()),
+        ("top_assignees()", lambda: top_assignees()),
+        ("top_assignees(limit=10, status=open)", lambda: top_assignees(limit=10, status="open")),
+        ("resolution_latency()", lambda: resolution_latency()),
+        ("resolution_latency(last 30 days)", lambda: resolution_latency(since=month_ago)),
+        ("created_vs_resolved(day)", lambda: created_vs_resolved(interval="day")),
+        ("created_vs_resolved(week)", lambda: created_vs_resolved(interval="week")),
+        ("status_counts()", reports.status_counts.__wrapped__),
+        ("people_summary()", reports.people_summary.__wrapped__),
     ]
 
 
