@@ -8,8 +8,8 @@ therefore only ever works on a request that has fully arrived, and keeps its dat
 connection from one request to the next (CONN_MAX_AGE), which Django's own ASGI handler
 does not (it makes a new thread, so a new connection, per request). Nothing cuts a request
 off while it runs: a long import finishes however long it takes. The requests that may take
-seconds of work (exports, imports, bulk changes: `long_requests`) run in threads of their own,
-so that ordinary requests never wait in line behind them.
+seconds of work (exports, imports, bulk changes: views marked `@long_request`) run in
+threads of their own, so that ordinary requests never wait in line behind them.
 
 A streamed answer (the CSV export) goes through a `Spool`: the thread writes it at its own
 pace and the event loop sends it at the client's, so a slow reader holds no thread either.
@@ -541,20 +541,6 @@ async def _too_large(send: Send) -> None:
     await send(_body(payload, more=False))
 
 
-# The requests (method, URL name) that may take seconds of work: the CSV exports, imports
-# (the API's, and the pages' upload, which reads the whole file, and confirmation), bulk
-# changes.
-LONG_REQUESTS = (
-    ("GET", "api-issues-export"),
-    ("POST", "api-issues-import"),
-    ("POST", "api-issues-bulk-status"),
-    ("POST", "ui:import"),
-    ("POST", "ui:import-confirm"),
-    ("GET", "ui:import-errors"),
-    ("POST", "ui:issue-bulk-status"),
-)
-
-
 def yield_to_database(nice: int) -> None:
     """Run every thread of this process and its session's autogroup at niceness `nice` (a
     thread already nicer stays so), so that when the CPUs are all busy the database on the
@@ -589,8 +575,9 @@ def yield_to_database(nice: int) -> None:
 def _application() -> WSGIBridge:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuetracker.settings")
     from django.conf import settings
-    from django.urls import get_resolver, reverse
+    from django.urls import get_resolver
 
+    from issuetracker.long_requests import long_request_paths
     from issuetracker.wsgi import application as wsgi_application
 
     # Import every view now (Django does on the first request), then set all that is loaded
@@ -604,17 +591,12 @@ def _application() -> WSGIBridge:
     # Uploads are stopped by their own handler at TRACKER_IMPORT_MAX_BYTES and JSON bodies
     # by the parser; the bridge only refuses what no request may be: well over both.
     limit = max(settings.TRACKER_IMPORT_MAX_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
-    long_requests = [(method, reverse(name)) for method, name in LONG_REQUESTS]
     return WSGIBridge(
         wsgi_application,
         threads=int(os.environ.get("WEB_THREADS", "2")),
         max_bytes=limit + 1024 * 1024,
         spool_bytes=int(os.environ.get("WEB_SPOOL_BYTES", str(1 << 30))),
-        # The API answers with and without a trailing slash.
-        long_requests=[
-            *long_requests,
-            *((method, path.rstrip("/") + "/") for method, path in long_requests),
-        ],
+        long_requests=long_request_paths(),  # the views marked @long_request
         long_threads=int(os.environ.get("WEB_LONG_THREADS", "2")),
         nice=int(os.environ.get("WEB_NICE", "10")),
     )

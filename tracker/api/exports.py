@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
+from issuetracker.long_requests import long_request
 from tracker import exports, selectors
 from tracker.filters import IssueFilter, clean_ordering, sort_key
 from tracker.rules import CSV_EXPORT_COLUMNS
@@ -16,6 +17,7 @@ from tracker.rules import CSV_EXPORT_COLUMNS
 from .schema import errors
 
 
+@long_request("GET")
 class IssuesExportView(GenericAPIView):
     filterset_class = IssueFilter  # documents the filters (the list's own)
 

@@ -22,6 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from issuetracker.long_requests import long_request
 from tracker import selectors, selectors_json, services
 from tracker.actors import actor_of
 from tracker.errors import IssueNotFound
@@ -299,6 +300,7 @@ class IssueTimelineView(TrackerView):
         )
 
 
+@long_request("POST")
 class IssuesBulkStatusView(TrackerView):
     serializer_class = s.BulkStatusOutput
     input_serializers = {"POST": s.BulkStatusInput}
@@ -325,6 +327,7 @@ class IssuesBulkStatusView(TrackerView):
         return Response({"updated_issues": ids, "new_status": data["status"]})
 
 
+@long_request("POST")
 class IssuesImportView(TrackerView):
     serializer_class = s.ImportResultOutput
     parser_classes = [MultiPartParser]

@@ -30,6 +30,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from issuetracker.long_requests import long_request
 from tracker import services
 from tracker.actors import actor_of
 from tracker.errors import ImportFileError, JobNotFound
@@ -108,6 +109,7 @@ def _remember(
 # --- Views.
 
 
+@long_request("POST")
 @require_http_methods(["GET", "POST"])
 @writes_need_login(fallback="ui:import")
 def import_upload(request: HttpRequest) -> HttpResponse:
@@ -159,6 +161,7 @@ def import_preview(request: HttpRequest) -> HttpResponse:
     return render(request, "tracker/imports/preview.html", {"state": state, "nav": "import"})
 
 
+@long_request("POST")
 @require_POST
 @writes_need_login(fallback="ui:import")
 def import_confirm(request: HttpRequest) -> HttpResponse:
@@ -254,6 +257,7 @@ def import_cancel(request: HttpRequest) -> HttpResponse:
     return redirect("ui:import")
 
 
+@long_request("GET")
 @require_GET
 @writes_need_login(fallback="ui:import")
 def import_errors_csv(request: HttpRequest) -> HttpResponseBase:

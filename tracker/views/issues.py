@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from issuetracker.long_requests import long_request
 from tracker import search, selectors, services
 from tracker.actors import actor_of
 from tracker.errors import RuleViolation, error_message, field_messages
@@ -119,6 +120,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tracker/issue_list.html", context, status=400 if errors else 200)
 
 
+@long_request("POST")
 @require_POST
 @writes_need_login
 def issue_bulk_status(request: HttpRequest) -> HttpResponse:
