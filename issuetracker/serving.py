@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import gc
 import logging
 import os
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -565,11 +567,30 @@ def yield_to_database(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, thread, max(own, nice))
         except OSError as error:
             logger.info("could not lower the web server's priority: %s", error)
-    try:
-        with open("/proc/self/autogroup", "w") as autogroup:
-            autogroup.write(str(nice))
-    except OSError as error:
-        logger.info("could not lower the web server's autogroup priority: %s", error)
+    _nicer_autogroup(nice)
+
+
+def _nicer_autogroup(nice: int, *, tries: int = 3) -> None:
+    """Set this session's autogroup to niceness `nice` unless it is nicer already. Linux
+    lets an unprivileged process write an autogroup's niceness once in 100 ms, whoever wrote
+    last: another worker starting beside this one is told to try again (EAGAIN)."""
+    path = "/proc/self/autogroup"  # "/autogroup-85 nice 0"
+    for attempt in range(tries):
+        try:
+            with open(path) as autogroup:
+                if int(autogroup.read().split()[-1]) >= nice:
+                    return
+            with open(path, "w") as autogroup:
+                autogroup.write(str(nice))
+            return
+        except OSError as error:
+            if error.errno == errno.EAGAIN and attempt < tries - 1:
+                time.sleep(0.11)
+                continue
+            logger.info("could not lower the web server's autogroup priority: %s", error)
+            return
+        except (ValueError, IndexError):  # a format this code does not know
+            return
 
 
 def _application() -> WSGIBridge:

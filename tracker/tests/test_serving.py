@@ -512,10 +512,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving_process(**environ: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def serving_process(**environ: str | None) -> Iterator[tuple[str, subprocess.Popen]]:
     """`make serve`'s server command on the test database (one worker, two threads), in a
-    session of its own (its priority is its own: see yield_to_database): its address and
-    its process."""
+    session of its own, at the test run's priority unless `WEB_NICE` is given (None: the
+    server's default): its address and its process. `environ` adds to the environment."""
     port = free_port()
     database = settings.DATABASES["default"]
     env = dict(
@@ -526,8 +526,13 @@ def serving_process(**environ: str) -> Iterator[tuple[str, subprocess.Popen]]:
         DJANGO_SECRET_KEY="test-only",
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         WEB_THREADS="2",
-        **environ,
+        WEB_NICE="0",  # timed tests do not wait behind the database and the other tests
     )
+    for name, value in environ.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
@@ -560,8 +565,8 @@ def served(transactional_db) -> Iterator[str]:
         yield base
 
 
-def session_processes(session: int) -> list[int]:
-    """The processes of `session` (their ids)."""
+def children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (their ids)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -569,7 +574,7 @@ def session_processes(session: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue  # gone meanwhile
-            if int(stat.rsplit(")", 1)[1].split()[3]) == session:
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
                 found.append(int(entry.name))
     return found
 
@@ -579,9 +584,9 @@ def test_the_server_yields_the_cpu_to_the_database(transactional_db, nice):
     """Every thread of the worker, and its session's autogroup where the kernel has them,
     runs at WEB_NICE (10 unless set): the database on the machine gets the CPU first."""
     expected = max(int(nice or 10), os.getpriority(os.PRIO_PROCESS, 0))  # it inherits ours
-    with serving_process(**({"WEB_NICE": nice} if nice else {})) as (base, server):
+    with serving_process(WEB_NICE=nice) as (base, server):
         assert urllib.request.urlopen(base + "/users", timeout=5).status == 200
-        workers = [pid for pid in session_processes(server.pid) if pid != server.pid]
+        workers = children(server.pid)
         assert workers
         for worker in workers:
             threads = [int(task.name) for task in Path(f"/proc/{worker}/task").iterdir()]
@@ -589,6 +594,29 @@ def test_the_server_yields_the_cpu_to_the_database(transactional_db, nice):
             autogroup = Path(f"/proc/{worker}/autogroup")
             if autogroup.exists():  # a kernel with autogroups (CONFIG_SCHED_AUTOGROUP)
                 assert autogroup.read_text().split()[-1] == str(int(nice or 10))
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="a kernel without autogroups")
+def test_an_autogroup_already_nicer_stays_so():
+    """In a session of its own: the niceness written first stays when the server asks for
+    less (a process started under `nice -n 15` keeps 15, and so does its group)."""
+    code = (
+        "from issuetracker.serving import _nicer_autogroup\n"
+        "_nicer_autogroup(15)\n"
+        "_nicer_autogroup(10)\n"
+        "print(open('/proc/self/autogroup').read().split()[-1])\n"
+    )
+    env = dict(os.environ, DJANGO_DEBUG="true")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert done.stdout.strip() == "15", done.stderr
 
 
 def test_clients_trickling_bodies_do_not_hold_the_threads(served):
