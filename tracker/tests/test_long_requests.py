@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
-from django.urls import include, path, re_path, resolve
+from django.urls import URLPattern, URLResolver, include, path, re_path, resolve
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -73,7 +73,7 @@ def test_the_server_routes_the_paths_found():
 
 
 def test_marks_are_found_on_functions_and_classes_under_includes_and_decorators():
-    patterns = [
+    patterns: list[URLPattern | URLResolver] = [
         path("quick/", quick_view),
         path(
             "a/",
