@@ -3,11 +3,14 @@ Errors are raised, never built here (see exceptions.py)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable
 from typing import ClassVar, cast
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -44,6 +47,16 @@ def wants_json(request: Request) -> bool:
     """Whether the answer is JSON (not the browsable API's HTML): then the hot reads send
     the JSON PostgreSQL built (selectors_json), which holds exactly the serializers' shape."""
     return isinstance(request.accepted_renderer, JSONRenderer)
+
+
+def tagged_json_response(request: Request, body: str) -> HttpResponse:
+    """`body` with a strong ETag made from it, or a 304 Not Modified when the request's
+    If-None-Match names that tag: the client keeps the copy it has and the answer is not
+    sent again. The body is read afresh for every request, so a 304 never hides a change."""
+    tag = quote_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest())
+    response = get_conditional_response(request, etag=tag) or json_response(body)
+    response["ETag"] = tag
+    return response
 
 
 def json_page(view: GenericAPIView, queryset: QuerySet, *, shape: Hashable | None) -> HttpResponse:
@@ -192,13 +205,31 @@ class IssueDetailView(TrackerView):
     serializer_class = s.IssueDetailOutput
     input_serializers = {"PATCH": s.IssueUpdateInput}
 
-    @extend_schema(summary="Get an issue", responses={200: s.IssueDetailOutput, **errors(404)})
+    @extend_schema(
+        summary="Get an issue",
+        description="The answer carries an `ETag`. Send it back in `If-None-Match` and, while "
+        "the issue, its labels and its comments are as they were, the answer is a 304 without "
+        "a body.",
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="The ETag of the copy you have.",
+            )
+        ],
+        responses={
+            200: s.IssueDetailOutput,
+            304: OpenApiResponse(description="Not modified: the copy you have is current."),
+            **errors(404),
+        },
+    )
     def get(self, request, issue_id: int):
         if wants_json(request):
             body = selectors_json.issue_detail_json(issue_id=issue_id)
             if body is None:
                 raise IssueNotFound()
-            return json_response(body)
+            return tagged_json_response(request, body)
         return Response(s.IssueDetailOutput(selectors.issue_detail(issue_id=issue_id)).data)
 
     @extend_schema(

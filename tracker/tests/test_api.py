@@ -121,6 +121,38 @@ def test_get_issue_includes_comments_and_label_names(api, user):
     ]
 
 
+def test_an_issue_unchanged_since_its_etag_is_a_304_and_any_change_a_new_answer(api, user):
+    issue = services.issue_create(title="x")
+    first = api.get(f"/issues/{issue.pk}")
+    tag = first["ETag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', tag)
+
+    again = api.get(f"/issues/{issue.pk}", HTTP_IF_NONE_MATCH=tag)
+    assert (again.status_code, again.content, again["ETag"]) == (304, b"", tag)
+    # Among others, and weak (as a proxy that compressed it would send it back).
+    listed = api.get(f"/issues/{issue.pk}", HTTP_IF_NONE_MATCH=f'"other", W/{tag}')
+    assert listed.status_code == 304
+
+    # A comment leaves the version as it was, and still changes the answer.
+    services.comment_add(issue_id=issue.pk, author_id=user.pk, body="Seen")
+    commented = api.get(f"/issues/{issue.pk}", HTTP_IF_NONE_MATCH=tag)
+    assert commented.status_code == 200
+    assert [c["body"] for c in commented.json()["comments"]] == ["Seen"]
+    assert commented["ETag"] != tag
+
+    services.issue_update(issue_id=issue.pk, version=1, status="closed")
+    closed = api.get(f"/issues/{issue.pk}", HTTP_IF_NONE_MATCH=commented["ETag"])
+    assert (closed.status_code, closed.json()["status"]) == (200, "closed")
+
+
+def test_an_etag_is_of_the_json_not_of_the_browsable_page(api):
+    issue = services.issue_create(title="x")
+    tag = api.get(f"/issues/{issue.pk}")["ETag"]
+    page = api.get(f"/issues/{issue.pk}", HTTP_ACCEPT="text/html", HTTP_IF_NONE_MATCH=tag)
+    assert page.status_code == 200
+    assert "ETag" not in page
+
+
 @pytest.mark.parametrize("path", ["/issues/999999", "/issues/999999/timeline"])
 def test_missing_issue_is_404_with_seed_message(api, path):
     response = api.get(path)
